@@ -1,0 +1,1 @@
+"""Metasurface physics shared by every SIM system: geometry, inter-layer propagation, correlation."""

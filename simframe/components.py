@@ -1,0 +1,305 @@
+"""Component base classes and the parameter declarations the core validates scenarios against.
+
+A *component* is a class a plugin registers through one of the ``simframe_*`` hooks (see
+:mod:`simframe.hookspecs`). It declares its scenario name, the kind of slot it fills, the
+parameters it accepts (name, type, default, unit, one-line help) and, optionally, the system
+models it works with. The core never looks inside a component beyond these declarations; the
+method a component implements is defined by the system model that uses it (for instance
+:class:`simframe_hmimo.interfaces.HmimoPhaseOptimiser`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from simframe.errors import ParameterError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from simframe.trial import Metric, TrialContext
+
+
+class ComponentKind(enum.Enum):
+    """The kinds of component a scenario can choose, one registration hook each."""
+
+    SYSTEM_MODEL = "system model"
+    CHANNEL_MODEL = "channel model"
+    PROPAGATION_MODEL = "propagation model"
+    PHASE_OPTIMISER = "phase optimiser"
+    POWER_ALLOCATOR = "power allocator"
+    PILOT_SCHEME = "pilot scheme"
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+"""Default of a parameter that a scenario must set."""
+
+_SCALAR_TYPES: tuple[type, ...] = (bool, int, float, str)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter a component accepts from a scenario file.
+
+    ``unit`` is the physical unit (``"m"``, ``"Hz"``, ``"dBm"``), ``"1"`` for a dimensionless
+    quantity and ``""`` for a setting that is not a physical quantity (a count, a flag, a name).
+    ``check`` receives the value and returns an error message, or ``None`` when it is fine.
+    """
+
+    name: str
+    type: type
+    default: Any = REQUIRED
+    unit: str = ""
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], str | None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in _SCALAR_TYPES:
+            raise TypeError(f"parameter {self.name!r}: type must be one of bool, int, float, str")
+        if not self.name.isidentifier():
+            raise TypeError(f"parameter name {self.name!r} is not a Python identifier")
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def expected(self) -> str:
+        """Human description of an acceptable value, used in error messages."""
+        text = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}[
+            self.type
+        ]
+        if self.choices is not None:
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        bounds = []
+        if self.minimum is not None:
+            bounds.append(f">= {self.minimum:g}")
+        if self.maximum is not None:
+            bounds.append(f"<= {self.maximum:g}")
+        if bounds:
+            text += " " + " and ".join(bounds)
+        if self.unit and self.unit != "1":
+            text += f" in {self.unit}"
+        return text
+
+    def validate(self, value: Any) -> Any:
+        """Return ``value`` converted to this parameter's type, or raise ``ValueError``."""
+        bad = ValueError(f"expected {self.expected()}, got {value!r}")
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise bad
+        elif self.type is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise bad
+        elif self.type is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise bad
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"expected a finite number, got {value!r}")
+        elif not isinstance(value, str):
+            raise bad
+        if self.choices is not None and value not in self.choices:
+            raise bad
+        if self.minimum is not None and value < self.minimum:
+            raise bad
+        if self.maximum is not None and value > self.maximum:
+            raise bad
+        if self.check is not None and (message := self.check(value)) is not None:
+            raise ValueError(message)
+        return value
+
+
+def _first_line(doc: str | None) -> str:
+    return inspect.cleandoc(doc).splitlines()[0] if doc else ""
+
+
+class Component:
+    """Base class of every registrable component.
+
+    Subclasses set the class attributes below; the docstring's first line is the summary that
+    ``simframe plugins`` shows, the whole docstring is the component's documentation.
+    Parameters arrive as keyword arguments already validated and with defaults filled in, and
+    are available both as ``self.params[name]`` and as attributes ``self.<name>``.
+    """
+
+    kind: ClassVar[ComponentKind]
+    name: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
+    systems: ClassVar[tuple[str, ...] | None] = None
+    """System models this component works with; ``None`` means any."""
+
+    def __init__(self, **params: Any):
+        self.params: Mapping[str, Any] = dict(params)
+        for key, value in params.items():
+            setattr(self, key, value)
+
+    @classmethod
+    def summary(cls) -> str:
+        return _first_line(cls.__doc__)
+
+    @classmethod
+    def documentation(cls) -> str:
+        return inspect.cleandoc(cls.__doc__) if cls.__doc__ else ""
+
+    @classmethod
+    def parameter(cls, name: str) -> Parameter | None:
+        return next((p for p in cls.parameters if p.name == name), None)
+
+    @classmethod
+    def resolve_parameters(cls, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+        """Validate ``given`` against :attr:`parameters`; see :func:`resolve_parameters`."""
+        return resolve_parameters(cls.parameters, given, f"{cls.kind.value} {cls.name!r}")
+
+
+Problem = tuple[str, str]
+"""``(key, message)``: a parameter key and what is wrong with its value."""
+
+
+def resolve_parameters(
+    parameters: tuple[Parameter, ...], given: Mapping[str, Any], owner: str
+) -> tuple[dict[str, Any], list[Problem]]:
+    """Validate ``given`` against ``parameters`` and fill in defaults.
+
+    Returns the resolved values and every problem found, each as ``(key, message)`` for the
+    caller to prefix with the path of the table in the scenario file.
+    """
+    resolved: dict[str, Any] = {}
+    problems: list[Problem] = []
+    known = [p.name for p in parameters]
+    for key in given:
+        if key not in known:
+            problems.append((key, f"unknown parameter of {owner}{suggest(key, known)}"))
+    for param in parameters:
+        if param.name in given:
+            try:
+                resolved[param.name] = param.validate(given[param.name])
+            except ValueError as exc:
+                problems.append((param.name, str(exc)))
+        elif param.required:
+            problems.append((param.name, f"missing; expected {param.expected()}"))
+        else:
+            resolved[param.name] = param.default
+    return resolved, problems
+
+
+def suggest(word: str, candidates: list[str] | tuple[str, ...]) -> str:
+    """``"; did you mean 'x'?"`` for the closest candidates, or the valid names if none is close."""
+    close = difflib.get_close_matches(word, candidates, n=3, cutoff=0.6)
+    if close:
+        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if candidates:
+        return "; valid names: " + ", ".join(repr(c) for c in sorted(candidates))
+    return ""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A place in a system model that a scenario fills with a component of ``kind``."""
+
+    kind: ComponentKind
+    default: str
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class OptionGroup:
+    """Settings of a plugin's physical-layer hooks, set in a scenario's ``[plugins.NAME]`` table.
+
+    A group that a scenario does not mention is absent from ``trial.options``: hooks are meant
+    to act only when their group is present, so installing a plugin never changes a result on
+    its own.
+    """
+
+    name: str
+    parameters: tuple[Parameter, ...]
+    help: str = ""
+
+    def resolve_parameters(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+        return resolve_parameters(self.parameters, given, f"plugin option group {self.name!r}")
+
+
+class SystemModel(Component):
+    """A system whose trials the scheduler runs: it draws realisations and evaluates variants.
+
+    The scheduler creates one instance per sweep point and variant, with its parameters and its
+    slot components, and may reuse it for many trials: put deterministic precomputation
+    (geometry, propagation matrices) in ``__init__`` and keep ``draw``/``simulate`` free of
+    side effects on ``self``.
+    """
+
+    kind = ComponentKind.SYSTEM_MODEL
+    slots: ClassVar[Mapping[str, Slot]] = {}
+    optional_outputs: ClassVar[Mapping[str, str]] = {}
+    """Names a scenario may list in ``store`` (e.g. ``"channel"``), with a one-line help each."""
+    references: ClassVar[str] = ""
+    """Citation of the paper(s) the model implements, written to the dataset's attributes."""
+
+    def __init__(self, components: Mapping[str, Component], **params: Any):
+        super().__init__(**params)
+        self.components = components
+
+    def warnings(self) -> list[str]:
+        """Problems of this configuration worth telling the user before the run starts."""
+        return []
+
+    def estimate_memory_bytes(self) -> int:
+        """Rough peak memory one trial needs, so huge configurations are refused up front."""
+        return 0
+
+    def draw(self, rng: np.random.Generator) -> Any:
+        """Draw one random realisation (positions, fading, ...) from ``rng``.
+
+        Every variant of a trial receives a generator seeded identically, so variants are
+        compared on the same realisation.
+        """
+        raise NotImplementedError
+
+    def simulate(self, realisation: Any, trial: TrialContext) -> dict[str, Metric]:
+        """Run this variant's algorithms on ``realisation`` and return its metrics."""
+        raise NotImplementedError
+
+
+def check_component_class(cls: Any, kind: ComponentKind) -> str | None:
+    """Why ``cls`` cannot be registered as a component of ``kind``, or ``None`` if it can."""
+    if not (isinstance(cls, type) and issubclass(cls, Component)):
+        return f"{cls!r} is not a subclass of simframe.Component"
+    if getattr(cls, "kind", None) is not kind:
+        return f"{cls.__qualname__}.kind is {getattr(cls, 'kind', None)!r}, expected {kind!r}"
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        return f"{cls.__qualname__}.name must be an identifier-like string, got {name!r}"
+    reserved = {"model"}
+    clash = reserved & {p.name for p in cls.parameters}
+    if clash:
+        return f"{cls.__qualname__} declares reserved parameter name(s) {sorted(clash)}"
+    return None
+
+
+@dataclass
+class ComponentInfo:
+    """A registered component class with the plugin it came from."""
+
+    cls: type[Component]
+    origin: str
+    kind: ComponentKind = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.kind = self.cls.kind
+
+    @property
+    def name(self) -> str:
+        return self.cls.name

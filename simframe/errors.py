@@ -1,0 +1,39 @@
+"""Exceptions that the CLI turns into one-paragraph messages instead of tracebacks."""
+
+from __future__ import annotations
+
+
+class SimframeError(Exception):
+    """Base class of every error simframe reports to a user."""
+
+
+class ScenarioError(SimframeError):
+    """A scenario file is malformed; carries every problem found, not just the first."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{source}: {len(problems)} {noun}:\n{lines}")
+
+
+class ParameterError(ValueError):
+    """Raised by a component's constructor when a parameter value is unusable.
+
+    ``parameter`` names the offending parameter so that the scenario loader can point at the
+    exact key in the file (e.g. ``sweep.system.tx_atoms[2]``).
+    """
+
+    def __init__(self, parameter: str, message: str):
+        self.parameter = parameter
+        self.message = message
+        super().__init__(f"{parameter}: {message}")
+
+
+class PluginError(SimframeError):
+    """A plugin could not be loaded or registers something inconsistent."""
+
+
+class RunError(SimframeError):
+    """A run stopped before it finished; finished sweep points are kept on disk."""

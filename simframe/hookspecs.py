@@ -1,0 +1,140 @@
+"""Hook specifications: everything a plugin can contribute to simframe.
+
+A plugin is a module (or object) with functions decorated by :data:`hookimpl` whose names are
+the hooks below. Register it in the ``simframe`` entry-point group of your package::
+
+    [project.entry-points.simframe]
+    my_plugin = "my_package.simframe_plugin"
+
+or load a single file for a quick experiment with ``simframe run --plugin my_plugin.py``.
+Hook implementations may accept any subset of a hook's arguments, by name.
+
+Two families of hooks exist:
+
+* **Registration hooks** (``simframe_<kind>s``) return component classes. They are called once,
+  when the plugin manager is built. A component name must be unique within its kind across all
+  plugins; a clash is an error naming both plugins.
+* **Physical-layer hooks** are called during every trial, in the worker process that runs it.
+  They see a :class:`simframe.TrialContext` whose ``options`` holds the ``[plugins.NAME]``
+  tables of the scenario. A hook should act only when its own option group is present there,
+  so that installing a plugin never changes results of scenarios that do not ask for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from simframe.components import Component, OptionGroup, SystemModel
+    from simframe.trial import Metric, TrialContext
+
+hookspec = pluggy.HookspecMarker("simframe")
+hookimpl = pluggy.HookimplMarker("simframe")
+
+
+# --- registration hooks ---------------------------------------------------------------------
+
+
+@hookspec
+def simframe_system_models() -> Iterable[type[SystemModel]]:
+    """Return system model classes (subclasses of :class:`simframe.SystemModel`).
+
+    A system model owns a scenario's ``[system]`` table: it declares the slots (channel,
+    propagation, phases, power, ...) that scenarios fill with components, draws a random
+    realisation per trial and evaluates one variant's algorithms on it.
+    """
+
+
+@hookspec
+def simframe_channel_models() -> Iterable[type[Component]]:
+    """Return channel model classes (``kind = ComponentKind.CHANNEL_MODEL``).
+
+    A channel model draws the small-scale (and, for networks, large-scale) channel of a trial.
+    The method it implements is defined by the system models it lists in ``systems``.
+    """
+
+
+@hookspec
+def simframe_propagation_models() -> Iterable[type[Component]]:
+    """Return propagation model classes (``kind = ComponentKind.PROPAGATION_MODEL``).
+
+    A propagation model gives the complex transmission coefficients of one hop between two
+    sets of radiating elements, e.g. Rayleigh-Sommerfeld diffraction between metasurface
+    layers; see :class:`simframe_metasurface.propagation.PropagationModel` for the interface.
+    """
+
+
+@hookspec
+def simframe_phase_optimisers() -> Iterable[type[Component]]:
+    """Return phase optimiser classes (``kind = ComponentKind.PHASE_OPTIMISER``).
+
+    A phase optimiser chooses the unit-modulus transmission coefficients of every meta-atom.
+    Its interface is defined by the system model it targets (``systems``).
+    """
+
+
+@hookspec
+def simframe_power_allocators() -> Iterable[type[Component]]:
+    """Return power allocator classes (``kind = ComponentKind.POWER_ALLOCATOR``).
+
+    A power allocator returns non-negative powers that respect the system's power budget.
+    """
+
+
+@hookspec
+def simframe_pilot_schemes() -> Iterable[type[Component]]:
+    """Return pilot scheme classes (``kind = ComponentKind.PILOT_SCHEME``).
+
+    A pilot scheme assigns one of the orthogonal pilots to every user.
+    """
+
+
+@hookspec
+def simframe_option_groups() -> Iterable[OptionGroup]:
+    """Return :class:`simframe.OptionGroup` objects declaring settings for this plugin's hooks.
+
+    A scenario enables a group with a ``[plugins.NAME]`` table; the core validates it against
+    the group's parameters and hands the resolved values to every physical-layer hook as
+    ``trial.options[NAME]``.
+    """
+
+
+# --- physical-layer hooks, called in every trial --------------------------------------------
+
+
+@hookspec
+def simframe_channel_drawn(trial: TrialContext, channel: Any) -> None:
+    """Called after a trial's realisation is drawn, before any algorithm sees it.
+
+    ``channel`` is the system model's realisation object (documented by the system model); a
+    hook may modify its arrays in place, e.g. to add a channel-estimation error. It is called
+    once per variant, always on an identical fresh draw.
+    """
+
+
+@hookspec
+def simframe_phases_configured(trial: TrialContext, phases: Mapping[str, np.ndarray]) -> None:
+    """Called after the phase optimiser returns, before powers are allocated and metrics computed.
+
+    ``phases`` maps each metasurface stack of the system (e.g. ``"tx"`` and ``"rx"``) to a
+    complex array of unit-modulus transmission coefficients, one row per layer. Modify the
+    arrays in place to model a hardware impairment, e.g. quantise each phase to ``b`` bits;
+    every value must stay unit modulus. Implementations are called in registration order,
+    each seeing the previous one's changes.
+    """
+
+
+@hookspec
+def simframe_trial_metrics(
+    trial: TrialContext, metrics: Mapping[str, Metric]
+) -> Mapping[str, Metric] | None:
+    """Return extra per-trial metrics to store in the dataset, or ``None``.
+
+    ``metrics`` holds what the system model computed for this trial and variant (read only).
+    Names must not clash with the system's own metrics or with another plugin's.
+    """

@@ -1,0 +1,78 @@
+"""What a system model and the physical-layer hooks see of one trial, and what they return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One per-trial result: a value with its unit, description and named dimensions.
+
+    ``units`` follows CF/UDUNITS spelling (``"bit/s/Hz"``, ``"W"``, ``"dB"``), ``"1"`` for a
+    dimensionless number. ``dims`` names the axes of ``values`` beyond the sweep, variant and
+    trial dimensions the scheduler adds (e.g. ``("stream",)``). Sizes may differ between trials
+    and sweep points; the dataset pads shorter ones with NaN. ``timing`` marks wall-clock
+    measurements, the only values allowed to differ between two runs of the same scenario.
+    """
+
+    values: Any
+    units: str
+    long_name: str
+    dims: tuple[str, ...] = ()
+    timing: bool = False
+
+    def __post_init__(self) -> None:
+        array = np.asarray(self.values)
+        if array.ndim != len(self.dims):
+            raise ValueError(
+                f"metric {self.long_name!r}: values have {array.ndim} dimensions but dims "
+                f"names {len(self.dims)}: {self.dims}"
+            )
+        if not self.units:
+            raise ValueError(f"metric {self.long_name!r}: units are required ('1' if none)")
+        object.__setattr__(self, "values", array)
+
+
+@dataclass
+class TrialContext:
+    """One trial of one variant at one sweep point, as the system model and hooks see it.
+
+    ``rng`` is the stream for the algorithms' own randomness (random initial phases, ...); it
+    is seeded from ``SeedSequence(entropy, spawn_key=(point_index, trial_index))`` and is the
+    same for every variant, so results do not depend on execution order or worker count.
+    ``options`` holds the scenario's ``[plugins.NAME]`` tables, ``store`` the optional outputs
+    the scenario asked for.
+    """
+
+    point_index: int
+    trial_index: int
+    variant: str
+    point: Mapping[str, Any]
+    rng: np.random.Generator
+    options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    store: frozenset[str] = frozenset()
+    hook: Any = None
+
+    def stores(self, output: str) -> bool:
+        """Whether the scenario asked to keep the optional output ``output``."""
+        return output in self.store
+
+    def phases_configured(self, phases: Mapping[str, np.ndarray]) -> None:
+        """Let plugins modify ``phases`` in place (``simframe_phases_configured``) and check them.
+
+        System models call this once, after the phase optimiser and before evaluating.
+        """
+        if self.hook is not None:
+            self.hook.simframe_phases_configured(trial=self, phases=phases)
+        for stack, values in phases.items():
+            deviation = float(np.max(np.abs(np.abs(values) - 1.0), initial=0.0))
+            if deviation > 1e-9:
+                raise ValueError(
+                    f"phases of stack {stack!r} are not unit modulus after the "
+                    f"simframe_phases_configured hooks (largest deviation {deviation:.3g})"
+                )
