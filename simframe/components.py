@@ -14,11 +14,10 @@ import difflib
 import enum
 import inspect
 import math
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
-
-from simframe.errors import ParameterError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,7 +96,7 @@ class Parameter:
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ``ValueError``."""
-        bad = ValueError(f"expected {self.expected()}, got {value!r}")
+        bad = ValueError(f"expected {self.expected()}, got {reprlib.repr(value)}")
         if self.type is bool:
             if not isinstance(value, bool):
                 raise bad

@@ -91,7 +91,9 @@ def _check_entry_point_names(entry_points: metadata.EntryPoints) -> None:
         by_name[ep.name].append(f"{dist} ({ep.value})")
     clashes = {name: dists for name, dists in by_name.items() if len(set(dists)) > 1}
     if clashes:
-        text = "; ".join(f"{name!r} is declared by {' and by '.join(d)}" for name, d in clashes.items())
+        text = "; ".join(
+            f"{name!r} is declared by {' and by '.join(d)}" for name, d in clashes.items()
+        )
         raise PluginError(f"two plugins share an entry-point name in group 'simframe': {text}")
 
 
@@ -138,7 +140,9 @@ def build_plugin_manager(settings: PluginSettings) -> pluggy.PluginManager:
             for ep in builtin:
                 pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
     except Exception as exc:
-        raise PluginError(f"loading plugins of entry-point group 'simframe' failed: {exc!r}") from exc
+        raise PluginError(
+            f"loading plugins of entry-point group 'simframe' failed: {exc!r}"
+        ) from exc
     for path in settings.local_plugins:
         _load_local_plugin(pm, path)
     try:

@@ -49,9 +49,7 @@ def uniform_planar_array(count: int, spacing_m: float, z_m: float = 0.0) -> np.n
     return np.column_stack([x.ravel(), y.ravel(), np.full(count, z_m)])
 
 
-def layer_stack(
-    atoms: int, layers: int, thickness_m: float, spacing_m: float
-) -> list[np.ndarray]:
+def layer_stack(atoms: int, layers: int, thickness_m: float, spacing_m: float) -> list[np.ndarray]:
     """Positions of the ``layers`` layers of one SIM, layer ``l`` (1-based) at z = l * thickness/layers.
 
     The antenna array sits at z = 0, one layer gap in front of the first layer, so the

@@ -1,0 +1,249 @@
+"""The ``simframe`` command line: run, validate, plugins (and plot, when matplotlib is present)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from simframe.components import REQUIRED, ComponentInfo, ComponentKind, Parameter, SystemModel
+from simframe.errors import ScenarioError, SimframeError
+from simframe.executors import available_cores
+from simframe.plugins import PluginSettings, Registry, get_registry
+from simframe.runner import RunOptions, run_scenario
+from simframe.scenario import Scenario, load_scenario
+
+
+def _plugin_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--plugin",
+        "plugins",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        help="Load a local plugin module from this file (repeatable).",
+    )(fn)
+
+
+def _set_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override a scenario value, e.g. --set system.tx_layers=3 (repeatable).",
+    )(fn)
+
+
+def _fail(error: SimframeError) -> None:
+    click.echo(f"error: {error}", err=True)
+    sys.exit(2 if isinstance(error, ScenarioError) else 1)
+
+
+def _load(
+    path: str, plugins: tuple[str, ...], overrides: tuple[str, ...]
+) -> tuple[Scenario, Registry, PluginSettings]:
+    settings = PluginSettings(local_plugins=tuple(str(Path(p).resolve()) for p in plugins))
+    registry = get_registry(settings)
+    return load_scenario(path, registry, overrides), registry, settings
+
+
+@click.group()
+@click.version_option(package_name="simframe")
+def main() -> None:
+    """Simulate SIM-aided wireless systems from scenario files."""
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="netCDF file to write [default: SCENARIO's name + .nc in the current directory].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes [default: all cores].",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Override the scenario's number of trials.",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where trials run.",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="dask scheduler address (tcp://host:8786); a local cluster if omitted.",
+)
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Record failed trials as NaN with their error text instead of stopping.",
+)
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Discard finished points and an existing result instead of continuing.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_set_option
+@_plugin_option
+def run(
+    scenario: str,
+    output: str | None,
+    workers: int | None,
+    trials: int | None,
+    executor: str,
+    address: str | None,
+    keep_going: bool,
+    fresh: bool,
+    quiet: bool,
+    overrides: tuple[str, ...],
+    plugins: tuple[str, ...],
+) -> None:
+    """Run SCENARIO and write a labelled netCDF dataset.
+
+    Every finished sweep point is kept in OUTPUT.parts/ at once; running the same command
+    again after an interruption continues where it stopped.
+    """
+    if trials is not None:
+        overrides = (*overrides, f"trials={trials}")
+    try:
+        loaded, registry, settings = _load(scenario, plugins, overrides)
+    except SimframeError as error:
+        _fail(error)
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    out = Path(output) if output else Path(Path(scenario).stem + ".nc")
+    options = RunOptions(
+        output=out,
+        workers=workers or available_cores(),
+        executor=executor,
+        address=address,
+        record_errors=keep_going,
+        fresh=fresh,
+        progress=not quiet,
+        command=shlex.join(["simframe", *sys.argv[1:]]),
+    )
+    try:
+        report = run_scenario(loaded, registry, settings, options)
+    except SimframeError as error:
+        _fail(error)
+    if report.already_complete:
+        click.echo(
+            f"{out} is already complete for this scenario; nothing to do (--fresh reruns it)"
+        )
+        return
+    if report.points_resumed:
+        click.echo(
+            f"resumed: {report.points_resumed} of {report.points_total} sweep points were already finished"
+        )
+    click.echo(f"wrote {out}")
+    if report.failed_trials:
+        click.echo(
+            f"error: {report.failed_trials} trials failed; see the dataset's 'error' variable",
+            err=True,
+        )
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(dir_okay=False))
+@_set_option
+@_plugin_option
+def validate(scenario: str, overrides: tuple[str, ...], plugins: tuple[str, ...]) -> None:
+    """Check SCENARIO without running it and summarise what a run would do."""
+    try:
+        loaded, _, _ = _load(scenario, plugins, overrides)
+    except SimframeError as error:
+        _fail(error)
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    sweep = " x ".join(f"{a.dim}[{len(a)}]" for a in loaded.axes) or "no sweep"
+    click.echo(
+        f"{scenario}: valid. {loaded.system_cls.name}; {sweep}; "
+        f"{len(loaded.variants)} variants ({', '.join(loaded.variants)}); {loaded.trials} trials "
+        f"= {loaded.n_points * len(loaded.variants) * loaded.trials} simulations"
+    )
+
+
+def _parameter_rows(parameters: tuple[Parameter, ...]) -> list[str]:
+    rows = []
+    for p in parameters:
+        default = "(required)" if p.default is REQUIRED else repr(p.default)
+        unit = f" [{p.unit}]" if p.unit and p.unit != "1" else ""
+        rows.append(f"    {p.name}: {p.type.__name__} = {default}{unit}  {p.help}")
+    return rows
+
+
+def _describe(info: ComponentInfo, full: bool) -> str:
+    cls = info.cls
+    lines = [f"  {cls.name}  ({info.origin})", f"    {cls.summary()}"]
+    if full:
+        lines = [f"{cls.name}: {info.kind.value} from {info.origin}", ""]
+        lines += [textwrap.indent(cls.documentation(), "  "), ""]
+        if cls.systems:
+            lines.append(f"  works with: {', '.join(cls.systems)}")
+        lines.append("  parameters:" if cls.parameters else "  parameters: none")
+    lines += _parameter_rows(cls.parameters)
+    if issubclass(cls, SystemModel):
+        lines.append("    slots:")
+        lines += [
+            f"      [{n}] {s.kind.value}, default {s.default!r}  {s.help}"
+            for n, s in cls.slots.items()
+        ]
+        if cls.optional_outputs:
+            lines.append("    optional outputs (store = [...]):")
+            lines += [f"      {n}: {h}" for n, h in cls.optional_outputs.items()]
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("name", required=False)
+@_plugin_option
+def plugins(name: str | None, plugins: tuple[str, ...]) -> None:
+    """List every component with its parameters, units and origin, or document NAME."""
+    try:
+        registry = get_registry(PluginSettings(local_plugins=plugins))
+    except SimframeError as error:
+        _fail(error)
+    if name is not None:
+        matches = [i for i in registry.all_components() if i.name == name]
+        groups = registry.option_groups
+        if not matches and name not in groups:
+            names = [i.name for i in registry.all_components()] + list(groups)
+            from simframe.components import suggest
+
+            click.echo(f"error: no component named {name!r}{suggest(name, names)}", err=True)
+            sys.exit(2)
+        for info in matches:
+            click.echo(_describe(info, full=True))
+        if name in groups:
+            group, origin = groups[name]
+            click.echo(f"[plugins.{name}]: option group from {origin}\n  {group.help}")
+            click.echo("\n".join(_parameter_rows(group.parameters)))
+        return
+    for kind in ComponentKind:
+        click.echo(f"{kind.value}s:")
+        for info in registry.components[kind].values():
+            click.echo(_describe(info, full=False))
+    if registry.option_groups:
+        click.echo("plugin option groups ([plugins.NAME] tables):")
+        for group_name, (group, origin) in registry.option_groups.items():
+            click.echo(f"  {group_name}  ({origin})\n    {group.help}")
+            click.echo("\n".join(_parameter_rows(group.parameters)))

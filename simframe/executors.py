@@ -1,0 +1,109 @@
+"""Where trials run: in this process, on a local process pool, or on a dask.distributed cluster.
+
+Every executor runs :func:`simframe.execution.run_job` on jobs and yields results as they
+finish, in any order; the numbers do not depend on the executor because every trial draws from
+its own seed sequence.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+from threadpoolctl import threadpool_limits
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
+        """Run ``fn`` on every job, yielding results as they complete."""
+
+    def close(self) -> None:
+        """Cancel what has not started and release the workers."""
+
+
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class SerialExecutor:
+    """Runs every job in this process, one after the other."""
+
+    workers = 1
+
+    def map_unordered(self, fn, jobs):
+        for job in jobs:
+            yield fn(job)
+
+    def close(self) -> None:
+        pass
+
+
+def _single_threaded_blas() -> None:
+    """Worker initialiser: one BLAS thread per process, so N workers use N cores, not N^2."""
+    threadpool_limits(1)
+
+
+class ProcessPoolExecutor:
+    """A local pool of worker processes (``--workers N``)."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self._pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, initializer=_single_threaded_blas
+        )
+
+    def map_unordered(self, fn, jobs):
+        futures = [self._pool.submit(fn, job) for job in jobs]
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor:
+    """Runs jobs on dask.distributed: a local cluster, or the scheduler at ``address``."""
+
+    def __init__(self, workers: int, address: str | None):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise RuntimeError(
+                "the dask executor needs dask.distributed: pip install 'simframe[dask]'"
+            ) from exc
+        if address:
+            self._cluster = None
+            self._client = Client(address)
+            self.workers = max(1, sum(self._client.nthreads().values()))
+        else:
+            self._cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self._client = Client(self._cluster)
+            self.workers = workers
+        self._client.run(_single_threaded_blas)
+
+    def map_unordered(self, fn, jobs):
+        from dask.distributed import as_completed
+
+        # pure=False: equal arguments must not be deduplicated into one task.
+        futures = [self._client.submit(fn, job, pure=False) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(kind: str, workers: int, address: str | None = None) -> Executor:
+    if kind == "dask":
+        return DaskExecutor(workers, address)
+    if kind != "local":
+        raise ValueError(f"unknown executor {kind!r}; expected 'local' or 'dask'")
+    return SerialExecutor() if workers == 1 else ProcessPoolExecutor(workers)

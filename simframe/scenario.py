@@ -1,0 +1,609 @@
+"""Scenario files: loading, validation and expansion into sweep points and variants.
+
+A scenario is declarative TOML; nothing in it is ever executed. Validation collects every
+problem, each naming the key path in the file, what was expected and, for unknown names, the
+closest valid ones. See ``docs/scenarios.md`` for the format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import reprlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simframe.components import ComponentKind, Parameter, SystemModel, suggest
+from simframe.errors import ParameterError, ScenarioError
+from simframe.plugins import Registry
+
+GENERAL_KEYS = ("title", "description", "trials", "seed", "store")
+STRUCTURE_KEYS = ("system", "sweep", "variants", "plugins")
+RESERVED_DIMS = ("variant", "trial")
+MAX_TRIALS_TOTAL = 10_000_000
+MAX_POINTS = 100_000
+
+
+@dataclass(frozen=True)
+class ComponentChoice:
+    """A slot's chosen component and its resolved parameters."""
+
+    model: str
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """Everything one (sweep point, variant) runs with, fully resolved."""
+
+    system_model: str
+    system_params: Mapping[str, Any]
+    slots: Mapping[str, ComponentChoice]
+    options: Mapping[str, Mapping[str, Any]]
+
+    def build(self, registry: Registry) -> SystemModel:
+        """Instantiate the system model with its slot components."""
+        system_cls = registry.get(ComponentKind.SYSTEM_MODEL, self.system_model).cls
+        components = {
+            slot: registry.get(system_cls.slots[slot].kind, choice.model).cls(**choice.params)  # type: ignore[attr-defined]
+            for slot, choice in self.slots.items()
+        }
+        return system_cls(components, **self.system_params)  # type: ignore[call-arg]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "system": {"model": self.system_model, **self.system_params},
+            **{slot: {"model": c.model, **c.params} for slot, c in self.slots.items()},
+            "plugins": {k: dict(v) for k, v in self.options.items()},
+        }
+
+
+@dataclass(frozen=True)
+class SweepAxis:
+    """One dataset dimension of the sweep; a linked axis moves several parameters together."""
+
+    dim: str
+    paths: tuple[str, ...]
+    values: tuple[tuple[Any, ...], ...]
+    """``values[j][i]``: value of ``paths[j]`` at position ``i`` of the axis."""
+    units: str
+    long_name: str
+    source: str
+    """Where the axis is declared: ``"sweep"`` or ``"sweep.linked.NAME"``."""
+
+    def __len__(self) -> int:
+        return len(self.values[0])
+
+
+@dataclass
+class Scenario:
+    """A validated scenario, expanded into ``points x variants`` configurations."""
+
+    source: str
+    text: str
+    overrides: tuple[str, ...]
+    title: str
+    description: str
+    trials: int
+    seed: int
+    store: frozenset[str]
+    axes: list[SweepAxis]
+    variants: list[str]
+    configurations: dict[tuple[int, str], Configuration]
+    system_cls: type[SystemModel]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(axis) for axis in self.axes)
+
+    @property
+    def n_points(self) -> int:
+        return math.prod(self.shape)
+
+    def point_coordinates(self, point: int) -> dict[str, Any]:
+        """Sweep coordinate values of a point (flat index, last axis fastest)."""
+        index = _unravel(point, self.shape)
+        return {axis.dim: axis.values[0][i] for axis, i in zip(self.axes, index, strict=True)}
+
+    def point_index(self, point: int) -> tuple[int, ...]:
+        return _unravel(point, self.shape)
+
+    def fingerprint(self) -> str:
+        """Hash of everything that determines the numbers of a run (not its title or text)."""
+        payload = {
+            "trials": self.trials,
+            "seed": self.seed,
+            "store": sorted(self.store),
+            "axes": [[a.dim, list(a.paths), [list(v) for v in a.values]] for a in self.axes],
+            "variants": self.variants,
+            "configurations": [
+                [p, v, c.as_json()] for (p, v), c in sorted(self.configurations.items())
+            ],
+        }
+        text = json.dumps(payload, sort_keys=True, default=repr)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    index = []
+    for size in reversed(shape):
+        flat, i = divmod(flat, size)
+        index.append(i)
+    return tuple(reversed(index))
+
+
+class _Problems:
+    """Collects ``key 'path': message`` lines, without duplicates, in order."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, path: str, message: str) -> None:
+        line = f"key '{path}': {message}" if path else message
+        if line not in self.items:
+            self.items.append(line)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+
+def _describe(value: Any) -> str:
+    return reprlib.repr(value)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``--set key.path=value``; the value is read as TOML, or taken as a bare string."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ScenarioError("--set", [f"{text!r}: expected KEY=VALUE, e.g. system.tx_layers=3"])
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def _apply_override(raw: dict[str, Any], key: str, value: Any, problems: _Problems) -> None:
+    parts = key.split(".")
+    table = raw
+    for part in parts[:-1]:
+        existing = table.setdefault(part, {})
+        if not isinstance(existing, dict):
+            problems.add(key, f"--set cannot descend into {part!r}, which is not a table")
+            return
+        table = existing
+    table[parts[-1]] = value
+
+
+def _flatten_sweep(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested sweep tables -> ``{"system.tx_layers": [...]}`` (quoted dotted keys work too)."""
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten_sweep(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+class _Loader:
+    """One scenario file's validation; every check adds to ``problems`` instead of raising."""
+
+    def __init__(self, source: str, raw: dict[str, Any], registry: Registry):
+        self.source = source
+        self.raw = raw
+        self.registry = registry
+        self.problems = _Problems()
+
+    # --- small checks ---------------------------------------------------------------------
+
+    def _table(self, value: Any, path: str) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        self.problems.add(path, f"expected a table, got {_describe(value)}")
+        return {}
+
+    def _general(self) -> tuple[str, str, int, int, list[str]]:
+        specs = {
+            "title": Parameter("title", str, help="title"),
+            "description": Parameter("description", str, ""),
+            "trials": Parameter("trials", int, minimum=1, maximum=MAX_TRIALS_TOTAL),
+            "seed": Parameter("seed", int, minimum=0, maximum=2**128 - 1),
+        }
+        values: dict[str, Any] = {}
+        for key, spec in specs.items():
+            if key not in self.raw:
+                if spec.required:
+                    self.problems.add(key, f"missing; expected {spec.expected()}")
+                values[key] = spec.default if not spec.required else None
+                continue
+            try:
+                values[key] = spec.validate(self.raw[key])
+            except ValueError as exc:
+                self.problems.add(key, str(exc))
+                values[key] = None
+        store = self.raw.get("store", [])
+        if not (isinstance(store, list) and all(isinstance(s, str) for s in store)):
+            self.problems.add("store", f"expected a list of strings, got {_describe(store)}")
+            store = []
+        return values["title"], values["description"], values["trials"], values["seed"], store
+
+    def _system_class(self) -> type[SystemModel] | None:
+        system = self._table(self.raw.get("system", {}), "system")
+        if "system" not in self.raw:
+            self.problems.add("system", "missing; expected a [system] table with a 'model' key")
+            return None
+        model = system.get("model")
+        names = list(self.registry.components[ComponentKind.SYSTEM_MODEL])
+        if not isinstance(model, str):
+            self.problems.add(
+                "system.model", f"expected the name of a system model ({', '.join(names)})"
+            )
+            return None
+        try:
+            return self.registry.get(ComponentKind.SYSTEM_MODEL, model).cls  # type: ignore[return-value]
+        except KeyError as exc:
+            self.problems.add("system.model", str(exc.args[0]))
+            return None
+
+    # --- composition with provenance ------------------------------------------------------
+
+    def _base_tables(self, system_cls: type[SystemModel]) -> dict[str, dict[str, Any]]:
+        tables: dict[str, dict[str, Any]] = {}
+        system = dict(self._table(self.raw.get("system", {}), "system"))
+        system.pop("model", None)
+        tables["system"] = {k: (v, f"system.{k}") for k, v in system.items()}
+        for slot in system_cls.slots:
+            table = self._table(self.raw.get(slot, {}), slot)
+            tables[slot] = {k: (v, f"{slot}.{k}") for k, v in table.items()}
+        plugins = self._table(self.raw.get("plugins", {}), "plugins")
+        for group, table in plugins.items():
+            entries = self._table(table, f"plugins.{group}")
+            tables[f"plugins.{group}"] = {
+                k: (v, f"plugins.{group}.{k}") for k, v in entries.items()
+            }
+        return tables
+
+    def _variant_tables(
+        self, system_cls: type[SystemModel], base: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        raw_variants = self._table(self.raw.get("variants", {}), "variants")
+        if not raw_variants:
+            return {"default": base}
+        allowed = ["system", "plugins", *system_cls.slots]
+        variants = {}
+        for name, body in raw_variants.items():
+            path = f"variants.{name}"
+            body = self._table(body, path)
+            tables = {key: dict(entries) for key, entries in base.items()}
+            for key, value in body.items():
+                if key not in allowed:
+                    self.problems.add(
+                        f"{path}.{key}",
+                        "a variant can override only 'system', 'plugins' and the slots "
+                        f"of {system_cls.name!r}{suggest(key, allowed)}",
+                    )
+                    continue
+                value = self._table(value, f"{path}.{key}")
+                if key == "plugins":
+                    for group, entries in value.items():
+                        entries = self._table(entries, f"{path}.plugins.{group}")
+                        merged = tables.setdefault(f"plugins.{group}", {})
+                        merged.update(
+                            {k: (v, f"{path}.plugins.{group}.{k}") for k, v in entries.items()}
+                        )
+                    continue
+                if key == "system" and "model" in value:
+                    self.problems.add(f"{path}.system.model", "a variant cannot change the system")
+                    continue
+                given = {k: (v, f"{path}.{key}.{k}") for k, v in value.items()}
+                base_model = tables[key].get("model", (None,))[0]
+                if "model" in value and value["model"] != base_model:
+                    tables[key] = given
+                else:
+                    tables[key].update(given)
+            variants[name] = tables
+        return variants
+
+    def _axes(self, system_cls: type[SystemModel]) -> list[SweepAxis]:
+        sweep = self._table(self.raw.get("sweep", {}), "sweep")
+        linked = self._table(sweep.get("linked", {}), "sweep.linked")
+        groups: list[tuple[str | None, str, dict[str, Any]]] = []
+        cartesian = _flatten_sweep({k: v for k, v in sweep.items() if k != "linked"})
+        for path, values in cartesian.items():
+            groups.append((None, "sweep", {path: values}))
+        for name, body in linked.items():
+            body = _flatten_sweep(self._table(body, f"sweep.linked.{name}"))
+            if not body:
+                self.problems.add(f"sweep.linked.{name}", "a linked group needs at least one key")
+                continue
+            groups.append((name, f"sweep.linked.{name}", body))
+        axes = []
+        for group_name, label, body in groups:
+            axis = self._axis(system_cls, group_name, label, body)
+            if axis is not None:
+                axes.append(axis)
+        dims = [a.dim for a in axes]
+        for dim in dims:
+            if dims.count(dim) > 1:
+                self.problems.add("sweep", f"two sweep dimensions are both named {dim!r}")
+            if dim in RESERVED_DIMS:
+                self.problems.add("sweep", f"{dim!r} is a reserved dimension name")
+        return axes
+
+    def _axis(
+        self,
+        system_cls: type[SystemModel],
+        group_name: str | None,
+        label: str,
+        body: dict[str, Any],
+    ) -> SweepAxis | None:
+        lengths = set()
+        ok = True
+        for path, values in body.items():
+            where = f"{label}.{path}"
+            parts = path.split(".")
+            valid_table = parts[0] in ("system", *system_cls.slots) and len(parts) == 2
+            valid_plugin = parts[0] == "plugins" and len(parts) == 3
+            if not (valid_table or valid_plugin) or path == "system.model":
+                tables = ["system", *system_cls.slots, "plugins"]
+                self.problems.add(
+                    where,
+                    "expected a dotted path TABLE.PARAMETER (or plugins.GROUP.PARAMETER) "
+                    f"with TABLE one of {', '.join(tables)}{suggest(parts[0], tables)}",
+                )
+                ok = False
+            if not isinstance(values, list) or not values:
+                self.problems.add(
+                    where, f"expected a non-empty list of values, got {_describe(values)}"
+                )
+                ok = False
+                continue
+            lengths.add(len(values))
+        if not ok:
+            return None
+        if len(lengths) > 1:
+            self.problems.add(label, f"linked lists must have equal lengths, got {sorted(lengths)}")
+            return None
+        paths = tuple(body)
+        first = paths[0]
+        table, param = first.rsplit(".", 1)
+        if group_name is not None:
+            dim = group_name
+        elif param == "model":
+            dim = f"{table}_model"
+        else:
+            dim = param
+        firsts = body[first]
+        if len({json.dumps(v, default=repr) for v in firsts}) != len(firsts):
+            self.problems.add(
+                f"{label}.{first}", "the values of a sweep dimension must be distinct"
+            )
+        return SweepAxis(
+            dim=dim,
+            paths=paths,
+            values=tuple(tuple(body[p]) for p in paths),
+            units="",
+            long_name=first,
+            source=label,
+        )
+
+    # --- resolution -----------------------------------------------------------------------
+
+    def _resolve(
+        self, system_cls: type[SystemModel], tables: dict[str, dict[str, Any]]
+    ) -> Configuration | None:
+        problems_before = len(self.problems.items)
+        system_given = {k: v for k, (v, _) in tables["system"].items()}
+        system_params = self._resolve_params(
+            system_cls.resolve_parameters, system_given, tables["system"], "system"
+        )
+        slots: dict[str, ComponentChoice] = {}
+        for slot_name, slot in system_cls.slots.items():
+            entries = tables[slot_name]
+            model, model_path = entries.get("model", (slot.default, f"{slot_name}.model"))
+            given = {k: v for k, (v, _) in entries.items() if k != "model"}
+            if not isinstance(model, str):
+                self.problems.add(model_path, f"expected the name of a {slot.kind.value}")
+                continue
+            try:
+                info = self.registry.get(slot.kind, model)
+            except KeyError as exc:
+                self.problems.add(model_path, str(exc.args[0]))
+                continue
+            if info.cls.systems is not None and system_cls.name not in info.cls.systems:
+                compatible = [
+                    n
+                    for n, i in self.registry.components[slot.kind].items()
+                    if i.cls.systems is None or system_cls.name in i.cls.systems
+                ]
+                self.problems.add(
+                    model_path,
+                    f"{slot.kind.value} {model!r} does not work with system {system_cls.name!r}; "
+                    f"compatible: {', '.join(sorted(compatible))}",
+                )
+                continue
+            params = self._resolve_params(info.cls.resolve_parameters, given, entries, slot_name)
+            slots[slot_name] = ComponentChoice(model, params)
+        options: dict[str, dict[str, Any]] = {}
+        for key, entries in tables.items():
+            if not key.startswith("plugins."):
+                continue
+            group_name = key.split(".", 1)[1]
+            if group_name not in self.registry.option_groups:
+                self.problems.add(
+                    key,
+                    f"no installed plugin declares option group {group_name!r}"
+                    f"{suggest(group_name, list(self.registry.option_groups))}",
+                )
+                continue
+            group = self.registry.option_groups[group_name][0]
+            given = {k: v for k, (v, _) in entries.items()}
+            options[group_name] = self._resolve_params(
+                group.resolve_parameters, given, entries, key
+            )
+        if len(self.problems.items) > problems_before:
+            return None
+        return Configuration(system_cls.name, system_params, slots, options)
+
+    def _resolve_params(
+        self, resolver: Any, given: dict[str, Any], entries: dict[str, Any], table: str
+    ) -> dict[str, Any]:
+        resolved, problems = resolver(given)
+        for key, message in problems:
+            path = entries[key][1] if key in entries else f"{table}.{key}"
+            self.problems.add(path, message)
+        return resolved
+
+    def _check_construction(
+        self,
+        system_cls: type[SystemModel],
+        config: Configuration,
+        tables: dict[str, dict[str, Any]],
+        warnings: list[str],
+        label: str,
+    ) -> None:
+        """Build the system once so that constraints between parameters are checked up front."""
+        try:
+            system = config.build(self.registry)
+        except ParameterError as exc:
+            path = tables["system"].get(exc.parameter, (None, f"system.{exc.parameter}"))[1]
+            self.problems.add(path, exc.message)
+            return
+        except (ValueError, TypeError) as exc:
+            self.problems.add(label, f"the configuration is not usable: {exc}")
+            return
+        for warning in system.warnings():
+            text = f"{label}: {warning}" if label else warning
+            if text not in warnings:
+                warnings.append(text)
+
+    def load(self, text: str, overrides: tuple[str, ...]) -> Scenario:
+        known = [*GENERAL_KEYS, *STRUCTURE_KEYS]
+        system_cls = self._system_class()
+        slots = list(system_cls.slots) if system_cls else []
+        for key in self.raw:
+            if key not in known and key not in slots:
+                self.problems.add(key, "unknown top-level key" + suggest(key, known + slots))
+        title, description, trials, seed, store = self._general()
+        if system_cls is None:
+            raise ScenarioError(self.source, self.problems.items)
+        for name in store:
+            if name not in system_cls.optional_outputs:
+                self.problems.add(
+                    "store",
+                    f"{name!r} is not an optional output of {system_cls.name!r}"
+                    f"{suggest(name, list(system_cls.optional_outputs))}",
+                )
+        base = self._base_tables(system_cls)
+        variants = self._variant_tables(system_cls, base)
+        axes = self._axes(system_cls)
+        if self.problems:
+            raise ScenarioError(self.source, self.problems.items)
+        n_points = math.prod(len(a) for a in axes)
+        total = n_points * len(variants) * (trials or 1)
+        if n_points > MAX_POINTS or total > MAX_TRIALS_TOTAL:
+            raise ScenarioError(
+                self.source,
+                [
+                    f"key 'sweep': the sweep has {n_points:,} points x {len(variants)} variants x "
+                    f"{trials:,} trials = {total:,} trials, more than the {MAX_TRIALS_TOTAL:,} "
+                    f"(and {MAX_POINTS:,} points) simframe accepts in one run; split the sweep"
+                ],
+            )
+        configurations: dict[tuple[int, str], Configuration] = {}
+        warnings: list[str] = []
+        shape = tuple(len(a) for a in axes)
+        for point in range(n_points):
+            index = _unravel(point, shape)
+            for name, tables in variants.items():
+                composed = {k: dict(v) for k, v in tables.items()}
+                for axis, i in zip(axes, index, strict=True):
+                    for path, values in zip(axis.paths, axis.values, strict=True):
+                        table, param = path.rsplit(".", 1)
+                        where = f"{axis.source}.{path}[{i}]"
+                        composed.setdefault(table, {})[param] = (values[i], where)
+                config = self._resolve(system_cls, composed)
+                if config is None:
+                    continue
+                configurations[(point, name)] = config
+                label = ", ".join(
+                    f"{a.dim}={a.values[0][i]}" for a, i in zip(axes, index, strict=True)
+                )
+                self._check_construction(system_cls, config, composed, warnings, label)
+        if self.problems:
+            raise ScenarioError(self.source, self.problems.items)
+        axes = [self._with_units(axis, system_cls, configurations) for axis in axes]
+        return Scenario(
+            source=self.source,
+            text=text,
+            overrides=overrides,
+            title=title,
+            description=description,
+            trials=trials,
+            seed=seed,
+            store=frozenset(store),
+            axes=axes,
+            variants=list(variants),
+            configurations=configurations,
+            system_cls=system_cls,
+            warnings=warnings,
+        )
+
+    def _with_units(
+        self,
+        axis: SweepAxis,
+        system_cls: type[SystemModel],
+        configurations: dict[tuple[int, str], Configuration],
+    ) -> SweepAxis:
+        table, param = axis.paths[0].rsplit(".", 1)
+        spec: Parameter | None = None
+        if table == "system":
+            spec = system_cls.parameter(param)
+        elif table in system_cls.slots and param != "model":
+            models = {c.slots[table].model for c in configurations.values() if table in c.slots}
+            kind = system_cls.slots[table].kind
+            specs = [self.registry.get(kind, m).cls.parameter(param) for m in models]
+            spec = specs[0] if specs else None
+        elif table.startswith("plugins."):
+            group = self.registry.option_groups[table.split(".", 1)[1]][0]
+            spec = next((p for p in group.parameters if p.name == param), None)
+        units = spec.unit if spec is not None else ""
+        long_name = spec.help if spec is not None and spec.help else axis.paths[0]
+        return SweepAxis(axis.dim, axis.paths, axis.values, units, long_name, axis.source)
+
+
+def load_scenario(
+    path: str | Path,
+    registry: Registry,
+    overrides: tuple[str, ...] = (),
+) -> Scenario:
+    """Read, validate and expand a scenario file; raise :class:`ScenarioError` listing all problems.
+
+    ``overrides`` are ``KEY=VALUE`` strings as given to ``--set`` (e.g. ``trials=5``).
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(source, [f"cannot read the file: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(source, [f"not UTF-8 text: {exc.reason} at byte {exc.start}"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, [f"not valid TOML: {exc}"]) from None
+    except RecursionError:
+        raise ScenarioError(source, ["not valid TOML: nested too deeply"]) from None
+    loader = _Loader(source, raw, registry)
+    for override in overrides:
+        key, value = parse_override(override)
+        _apply_override(raw, key, value, loader.problems)
+    return loader.load(text, tuple(overrides))

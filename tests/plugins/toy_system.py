@@ -1,0 +1,140 @@
+"""A deliberately tiny system used to test the core without any paper's physics.
+
+Loaded with ``--plugin tests/plugins/toy_system.py`` (or ``PluginSettings(local_plugins=...)``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simframe import (
+    Component,
+    ComponentKind,
+    Metric,
+    OptionGroup,
+    Parameter,
+    ParameterError,
+    Slot,
+    SystemModel,
+    hookimpl,
+)
+
+
+class ToyPhases(Component):
+    """Random phases on one surface, and a trace whose length varies between trials."""
+
+    kind = ComponentKind.PHASE_OPTIMISER
+    name = "toy_random_phases"
+    systems = ("toy_link",)
+    parameters = (Parameter("fail_on_trial", int, -1, help="raise in this trial (testing)"),)
+
+    def choose(self, streams: int, rng: np.random.Generator, trial: int) -> tuple[np.ndarray, int]:
+        if trial == self.fail_on_trial:
+            raise RuntimeError("the toy optimiser was told to fail")
+        return np.exp(2j * np.pi * rng.random((1, streams))), int(rng.integers(1, 6))
+
+
+class ToyEqualPower(Component):
+    """Equal power per stream."""
+
+    kind = ComponentKind.POWER_ALLOCATOR
+    name = "toy_equal_power"
+    systems = ("toy_link",)
+
+    def allocate(self, gains: np.ndarray, budget: float) -> np.ndarray:
+        return np.full(gains.shape, budget / gains.size)
+
+
+class ToyLink(SystemModel):
+    """Parallel Rayleigh streams whose gains a phase vector rotates (no physics)."""
+
+    name = "toy_link"
+    parameters = (
+        Parameter("streams", int, 2, help="number of streams", minimum=1),
+        Parameter("snr_db", float, 10.0, unit="dB", help="signal-to-noise ratio"),
+        Parameter("budget_w", float, 1.0, unit="W", help="power budget", minimum=0.0),
+    )
+    slots = {
+        "phases": Slot(ComponentKind.PHASE_OPTIMISER, "toy_random_phases", "phases"),
+        "power": Slot(ComponentKind.POWER_ALLOCATOR, "toy_equal_power", "powers"),
+    }
+    optional_outputs = {"channel": "the complex stream gains"}
+    references = "none: a test fixture"
+
+    def __init__(self, components, **params):
+        super().__init__(components, **params)
+        if self.streams > 64:
+            raise ParameterError("streams", "the toy link supports at most 64 streams")
+
+    def warnings(self) -> list[str]:
+        return ["toy warning: streams above 4"] if self.streams > 4 else []
+
+    def draw(self, rng):
+        return (
+            rng.standard_normal(self.streams) + 1j * rng.standard_normal(self.streams)
+        ) / np.sqrt(2)
+
+    def simulate(self, realisation, trial):
+        phases, iterations = self.components["phases"].choose(
+            self.streams, trial.rng, trial.trial_index
+        )
+        trial.phases_configured({"surface": phases})
+        gains = realisation * phases[0]
+        powers = self.components["power"].allocate(gains, self.budget_w)
+        snr = 10 ** (self.snr_db / 10)
+        rates = np.log2(1 + snr * np.abs(gains) ** 2 * powers)
+        metrics = {
+            "rate_bps_hz": Metric(rates.sum(), "bit/s/Hz", "sum rate"),
+            "stream_rate_bps_hz": Metric(rates, "bit/s/Hz", "rate per stream", ("stream",)),
+            "objective_trace": Metric(
+                np.linspace(0, rates.sum(), iterations), "bit/s/Hz", "trace", ("iteration",)
+            ),
+            "iterations": Metric(iterations, "1", "iterations"),
+        }
+        if trial.stores("channel"):
+            metrics["channel"] = Metric(gains, "1", "complex stream gains", ("stream",))
+        return metrics
+
+
+QUANTISATION = OptionGroup(
+    "toy_quantisation",
+    (Parameter("bits", int, 1, help="phase resolution", minimum=1),),
+    help="quantise phases to 2**bits levels",
+)
+
+
+@hookimpl
+def simframe_system_models():
+    return [ToyLink]
+
+
+@hookimpl
+def simframe_phase_optimisers():
+    return [ToyPhases]
+
+
+@hookimpl
+def simframe_power_allocators():
+    return [ToyEqualPower]
+
+
+@hookimpl
+def simframe_option_groups():
+    return [QUANTISATION]
+
+
+@hookimpl
+def simframe_phases_configured(trial, phases):
+    options = trial.options.get("toy_quantisation")
+    if options is None:
+        return
+    step = 2 * np.pi / 2 ** options["bits"]
+    for values in phases.values():
+        values[...] = np.exp(1j * step * np.round(np.angle(values) / step))
+
+
+@hookimpl
+def simframe_trial_metrics(trial, metrics):
+    if "toy_quantisation" in trial.options:
+        return {"toy_bits": Metric(trial.options["toy_quantisation"]["bits"], "1", "phase bits")}
+    return None
