@@ -151,7 +151,8 @@ def run(
         return
     if report.points_resumed:
         click.echo(
-            f"resumed: {report.points_resumed} of {report.points_total} sweep points were already finished"
+            f"resumed: {report.points_resumed} of {report.points_total} sweep points "
+            "were already finished"
         )
     click.echo(f"wrote {out}")
     if report.failed_trials:

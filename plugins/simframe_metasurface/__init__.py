@@ -1,1 +1,1 @@
-"""Metasurface physics shared by every SIM system: geometry, inter-layer propagation, correlation."""
+"""Metasurface physics shared by every SIM system: geometry, propagation, correlation."""

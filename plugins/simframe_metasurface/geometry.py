@@ -50,13 +50,15 @@ def uniform_planar_array(count: int, spacing_m: float, z_m: float = 0.0) -> np.n
 
 
 def layer_stack(atoms: int, layers: int, thickness_m: float, spacing_m: float) -> list[np.ndarray]:
-    """Positions of the ``layers`` layers of one SIM, layer ``l`` (1-based) at z = l * thickness/layers.
+    """Positions of the layers of one SIM; layer ``l`` (1-based) sits at z = l * thickness / layers.
 
     The antenna array sits at z = 0, one layer gap in front of the first layer, so the
     thickness counts ``layers`` gaps (spec sim-hmimo.md, Geometry).
     """
     gap = thickness_m / layers
-    return [uniform_planar_array(atoms, spacing_m, z_m=gap * l) for l in range(1, layers + 1)]
+    return [
+        uniform_planar_array(atoms, spacing_m, z_m=gap * layer) for layer in range(1, layers + 1)
+    ]
 
 
 def pairwise_distances_m(a: np.ndarray, b: np.ndarray) -> np.ndarray:
