@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from simframe.components import SystemModel
+from simframe.components import Component, SystemModel
 from simframe.plugins import PluginSettings, Registry, get_registry
 from simframe.scenario import Configuration
 from simframe.trial import Metric, TrialContext
@@ -77,8 +77,19 @@ def _system(spec: RunSpec, registry: Registry, point: int, variant: str) -> Syst
 
 
 def _culprit(registry: Registry, exc: BaseException) -> str:
-    """The innermost component (and its plugin) on the traceback of ``exc``."""
-    for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
+    """The innermost component (and its plugin) on the traceback of ``exc``.
+
+    A frame of a component's method names that component; failing that, a frame in a module
+    that defines registered components names the plugin's first component from that module.
+    """
+    frames = [frame for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__)))]
+    for frame in frames:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, Component):
+            for info in registry.all_components():
+                if info.cls is type(owner):
+                    return f"{info.kind.value} {info.name!r} from {info.origin}"
+    for frame in frames:
         origin = registry.origin_of_module(frame.f_globals.get("__name__", ""))
         if origin is not None:
             return origin

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 from threadpoolctl import threadpool_limits
 
+from simframe.errors import RunError
+
 
 class Executor(Protocol):
     workers: int
@@ -72,12 +74,15 @@ class DaskExecutor:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:
-            raise RuntimeError(
+            raise RunError(
                 "the dask executor needs dask.distributed: pip install 'simframe[dask]'"
             ) from exc
         if address:
             self._cluster = None
-            self._client = Client(address)
+            try:
+                self._client = Client(address, timeout="20s")
+            except OSError as exc:
+                raise RunError(f"cannot reach the dask scheduler at {address}: {exc}") from exc
             self.workers = max(1, sum(self._client.nthreads().values()))
         else:
             self._cluster = LocalCluster(
@@ -105,5 +110,5 @@ def make_executor(kind: str, workers: int, address: str | None = None) -> Execut
     if kind == "dask":
         return DaskExecutor(workers, address)
     if kind != "local":
-        raise ValueError(f"unknown executor {kind!r}; expected 'local' or 'dask'")
+        raise RunError(f"unknown executor {kind!r}; expected 'local' or 'dask'")
     return SerialExecutor() if workers == 1 else ProcessPoolExecutor(workers)

@@ -142,8 +142,11 @@ class _Problems:
 
     def __init__(self) -> None:
         self.items: list[str] = []
+        self.reported = 0
+        """Problems reported so far, duplicates included (to tell whether a step found any)."""
 
     def add(self, path: str, message: str) -> None:
+        self.reported += 1
         line = f"key '{path}': {message}" if path else message
         if line not in self.items:
             self.items.append(line)
@@ -360,6 +363,13 @@ class _Loader:
                     f"with TABLE one of {', '.join(tables)}{suggest(parts[0], tables)}",
                 )
                 ok = False
+            elif parts[0] == "system" and parts[1] not in {p.name for p in system_cls.parameters}:
+                names = [p.name for p in system_cls.parameters]
+                self.problems.add(
+                    where,
+                    f"{system_cls.name!r} has no parameter {parts[1]!r}{suggest(parts[1], names)}",
+                )
+                ok = False
             if not isinstance(values, list) or not values:
                 self.problems.add(
                     where, f"expected a non-empty list of values, got {_describe(values)}"
@@ -400,7 +410,7 @@ class _Loader:
     def _resolve(
         self, system_cls: type[SystemModel], tables: dict[str, dict[str, Any]]
     ) -> Configuration | None:
-        problems_before = len(self.problems.items)
+        problems_before = self.problems.reported
         system_given = {k: v for k, (v, _) in tables["system"].items()}
         system_params = self._resolve_params(
             system_cls.resolve_parameters, system_given, tables["system"], "system"
@@ -449,7 +459,7 @@ class _Loader:
             options[group_name] = self._resolve_params(
                 group.resolve_parameters, given, entries, key
             )
-        if len(self.problems.items) > problems_before:
+        if self.problems.reported > problems_before:
             return None
         return Configuration(system_cls.name, system_params, slots, options)
 
@@ -502,10 +512,12 @@ class _Loader:
                     f"{name!r} is not an optional output of {system_cls.name!r}"
                     f"{suggest(name, list(system_cls.optional_outputs))}",
                 )
+        before_structure = self.problems.reported
         base = self._base_tables(system_cls)
         variants = self._variant_tables(system_cls, base)
         axes = self._axes(system_cls)
-        if self.problems:
+        if self.problems.reported > before_structure:
+            # Without a sound sweep and variant structure the points cannot be expanded.
             raise ScenarioError(self.source, self.problems.items)
         n_points = math.prod(len(a) for a in axes)
         total = n_points * len(variants) * (trials or 1)
@@ -514,8 +526,9 @@ class _Loader:
                 self.source,
                 [
                     f"key 'sweep': the sweep has {n_points:,} points x {len(variants)} variants x "
-                    f"{trials:,} trials = {total:,} trials, more than the {MAX_TRIALS_TOTAL:,} "
-                    f"(and {MAX_POINTS:,} points) simframe accepts in one run; split the sweep"
+                    f"{trials or 1:,} trials = {total:,} trials; simframe accepts at most "
+                    f"{MAX_TRIALS_TOTAL:,} trials and {MAX_POINTS:,} points in one run: "
+                    "split the sweep"
                 ],
             )
         configurations: dict[tuple[int, str], Configuration] = {}

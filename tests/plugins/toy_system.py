@@ -5,6 +5,8 @@ Loaded with ``--plugin tests/plugins/toy_system.py`` (or ``PluginSettings(local_
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from simframe import (
@@ -26,9 +28,13 @@ class ToyPhases(Component):
     kind = ComponentKind.PHASE_OPTIMISER
     name = "toy_random_phases"
     systems = ("toy_link",)
-    parameters = (Parameter("fail_on_trial", int, -1, help="raise in this trial (testing)"),)
+    parameters = (
+        Parameter("fail_on_trial", int, -1, help="raise in this trial (testing)"),
+        Parameter("sleep_s", float, 0.0, unit="s", help="wait this long per trial", minimum=0.0),
+    )
 
     def choose(self, streams: int, rng: np.random.Generator, trial: int) -> tuple[np.ndarray, int]:
+        time.sleep(self.sleep_s)
         if trial == self.fail_on_trial:
             raise RuntimeError("the toy optimiser was told to fail")
         return np.exp(2j * np.pi * rng.random((1, streams))), int(rng.integers(1, 6))

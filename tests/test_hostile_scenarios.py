@@ -1,0 +1,209 @@
+"""Hostile input: generated broken and adversarial scenario files never produce a traceback.
+
+Every generated file either validates or is rejected with ``error: FILE: ...`` naming the key;
+nothing hangs (pytest-timeout and hypothesis deadlines) and nothing crashes.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .conftest import TOY_SCENARIO, invoke
+
+BASE = tomllib.loads(TOY_SCENARIO)
+
+HOSTILE_SCALARS = st.one_of(
+    st.sampled_from(
+        [
+            math.nan,
+            math.inf,
+            -math.inf,
+            -1,
+            0,
+            -0.0,
+            10**18,
+            2**63 - 1,
+            1e308,
+            "",
+            "NaN",
+            "ünïcødé ✓",
+            "\u202e\u0000",
+            "../../etc/passwd",
+            True,
+            False,
+            "0x10",
+            " 3 ",
+        ]
+    ),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.booleans(),
+)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for i in range(depth):
+        value = {f"level{i}": value}
+    return value
+
+
+HOSTILE_VALUES = st.one_of(
+    HOSTILE_SCALARS,
+    st.lists(HOSTILE_SCALARS, max_size=5),
+    st.dictionaries(st.text(min_size=1, max_size=10), HOSTILE_SCALARS, max_size=4),
+    st.integers(min_value=1, max_value=400).map(nested),
+    st.sampled_from([[], {}, [[1, 2], [3]], list(range(200_000)), [0.0] * 3]),
+)
+
+KEYS = st.one_of(
+    st.sampled_from(
+        [
+            "title",
+            "trials",
+            "seed",
+            "store",
+            "system",
+            "phases",
+            "power",
+            "sweep",
+            "variants",
+            "plugins",
+            "model",
+            "streams",
+            "snr_db",
+            "budget_w",
+            "linked",
+            "fail_on_trial",
+            "system.snr_db",
+            "toy_quantisation",
+            "bits",
+            "sleep_s",
+        ]
+    ),
+    st.text(min_size=1, max_size=12),
+)
+
+
+def _paths(table: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for key, value in table.items():
+        found.append((*prefix, key))
+        if isinstance(value, dict):
+            found.extend(_paths(value, (*prefix, key)))
+    return found
+
+
+@st.composite
+def mutated_scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    scenario = tomllib.loads(TOY_SCENARIO)
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        paths = _paths(scenario)
+        action = draw(st.sampled_from(["replace", "delete", "add", "add"]))
+        if action == "add" or not paths:
+            tables = [()] + [p for p in paths if isinstance(_get(scenario, p), dict)]
+            where = draw(st.sampled_from(tables))
+            _get(scenario, where)[draw(KEYS)] = draw(HOSTILE_VALUES)
+            continue
+        path = draw(st.sampled_from(paths))
+        parent = _get(scenario, path[:-1])
+        if action == "delete":
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(HOSTILE_VALUES)
+    return scenario
+
+
+def _get(table: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    for key in path:
+        table = table[key]
+    return table
+
+
+def assert_clean_outcome(path: Path, *extra: str) -> str:
+    result = invoke("validate", str(path), *extra)
+    output = result.output
+    assert "Traceback" not in output
+    if result.exit_code == 0:
+        assert output.startswith(f"{path}: valid")
+    else:
+        assert result.exit_code == 2, output
+        assert output.startswith(f"error: {path}"), output
+        assert "key '" in output or "TOML" in output or "UTF-8" in output, output
+    return output
+
+
+fuzz_settings = settings(
+    max_examples=300,
+    deadline=2000,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+
+
+@fuzz_settings
+@given(scenario=mutated_scenarios())
+def test_mutated_scenarios_are_accepted_or_clearly_rejected(tmp_path, scenario):
+    path = tmp_path / "fuzz.toml"
+    path.write_text(tomli_w.dumps(scenario))
+    assert_clean_outcome(path)
+
+
+@settings(
+    max_examples=100, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=200))
+def test_arbitrary_text_is_rejected_clearly(tmp_path, text):
+    path = tmp_path / "garbage.toml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    assert_clean_outcome(path)
+
+
+@settings(
+    max_examples=50, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(override=st.text(max_size=40))
+def test_arbitrary_overrides_are_rejected_clearly(toy_scenario, override):
+    result = invoke("validate", str(toy_scenario), "--set", override)
+    assert "Traceback" not in result.output
+    assert result.exit_code in (0, 2), result.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"\xff\xfe binary",
+        ("a = " + "[" * 5000 + "]" * 5000).encode(),
+        ("[sweep." + ".".join(f"k{i}" for i in range(3000)) + "]\nx = [1]\n").encode(),
+        TOY_SCENARIO.replace("system.snr_db = [0.0, 10.0, 20.0]", "system.snr_db = []").encode(),
+    ],
+    ids=["binary", "deep-array", "deep-table", "empty-sweep"],
+)
+def test_pathological_files(tmp_path, text):
+    path = tmp_path / "odd.toml"
+    path.write_bytes(text)
+    assert_clean_outcome(path)
+
+
+def test_huge_sweep_is_refused_up_front(tmp_path):
+    text = TOY_SCENARIO.replace(
+        "system.snr_db = [0.0, 10.0, 20.0]",
+        "system.snr_db = [" + ", ".join(str(float(i)) for i in range(2000)) + "]\n"
+        "system.budget_w = [" + ", ".join(str(float(i + 1)) for i in range(2000)) + "]",
+    )
+    path = tmp_path / "huge.toml"
+    path.write_text(text)
+    output = assert_clean_outcome(path)
+    assert "key 'sweep'" in output and "4,000,000 points" in output
