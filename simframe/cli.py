@@ -179,7 +179,8 @@ def validate(scenario: str, overrides: tuple[str, ...], plugins: tuple[str, ...]
     click.echo(
         f"{scenario}: valid. {loaded.system_cls.name}; {sweep}; "
         f"{len(loaded.variants)} variants ({', '.join(loaded.variants)}); {loaded.trials} trials "
-        f"= {loaded.n_points * len(loaded.variants) * loaded.trials} simulations"
+        f"= {loaded.n_points * len(loaded.variants) * loaded.trials} simulations; "
+        f"about {loaded.trial_memory_bytes / 2**20:,.0f} MiB per trial and worker"
     )
 
 

@@ -70,13 +70,8 @@ def _chunks(trials: int, workers: int) -> list[tuple[int, ...]]:
     return [tuple(range(i, min(i + size, trials))) for i in range(0, trials, size)]
 
 
-def _check_memory(scenario: Scenario, registry: Registry, workers: int) -> None:
-    per_trial = max(
-        config.build(registry).estimate_memory_bytes()
-        for config in {
-            (p, v): c for (p, v), c in scenario.configurations.items() if p == 0
-        }.values()
-    )
+def _check_memory(scenario: Scenario, workers: int) -> None:
+    per_trial = scenario.trial_memory_bytes
     try:
         available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):
@@ -167,7 +162,7 @@ def run_scenario(
         and _finished_result(output, scenario.fingerprint())
     ):
         return RunReport(output, scenario.n_points, scenario.n_points, 0, already_complete=True)
-    _check_memory(scenario, registry, options.workers)
+    _check_memory(scenario, options.workers)
     done = _prepare_parts(scenario, parts, options.fresh)
     remaining = [p for p in range(scenario.n_points) if p not in done]
     report = RunReport(output, scenario.n_points, len(done), 0)

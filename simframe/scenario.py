@@ -96,6 +96,8 @@ class Scenario:
     configurations: dict[tuple[int, str], Configuration]
     system_cls: type[SystemModel]
     warnings: list[str] = field(default_factory=list)
+    trial_memory_bytes: int = 0
+    """The largest :meth:`SystemModel.estimate_memory_bytes` over all points and variants."""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -479,21 +481,25 @@ class _Loader:
         tables: dict[str, dict[str, Any]],
         warnings: list[str],
         label: str,
-    ) -> None:
-        """Build the system once so that constraints between parameters are checked up front."""
+    ) -> int:
+        """Build the system once so that constraints between parameters are checked up front.
+
+        Returns the system's estimate of the memory one trial needs (0 when it cannot be built).
+        """
         try:
             system = config.build(self.registry)
         except ParameterError as exc:
             path = tables["system"].get(exc.parameter, (None, f"system.{exc.parameter}"))[1]
             self.problems.add(path, exc.message)
-            return
+            return 0
         except (ValueError, TypeError) as exc:
             self.problems.add(label, f"the configuration is not usable: {exc}")
-            return
+            return 0
         for warning in system.warnings():
             text = f"{label}: {warning}" if label else warning
             if text not in warnings:
                 warnings.append(text)
+        return system.estimate_memory_bytes()
 
     def load(self, text: str, overrides: tuple[str, ...]) -> Scenario:
         known = [*GENERAL_KEYS, *STRUCTURE_KEYS]
@@ -533,6 +539,7 @@ class _Loader:
             )
         configurations: dict[tuple[int, str], Configuration] = {}
         warnings: list[str] = []
+        trial_memory_bytes = 0
         shape = tuple(len(a) for a in axes)
         for point in range(n_points):
             index = _unravel(point, shape)
@@ -550,7 +557,8 @@ class _Loader:
                 label = ", ".join(
                     f"{a.dim}={a.values[0][i]}" for a, i in zip(axes, index, strict=True)
                 )
-                self._check_construction(system_cls, config, composed, warnings, label)
+                memory = self._check_construction(system_cls, config, composed, warnings, label)
+                trial_memory_bytes = max(trial_memory_bytes, memory)
         if self.problems:
             raise ScenarioError(self.source, self.problems.items)
         axes = [self._with_units(axis, system_cls, configurations) for axis in axes]
@@ -568,6 +576,7 @@ class _Loader:
             configurations=configurations,
             system_cls=system_cls,
             warnings=warnings,
+            trial_memory_bytes=trial_memory_bytes,
         )
 
     def _with_units(

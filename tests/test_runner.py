@@ -162,3 +162,13 @@ def test_killed_run_resumes_to_identical_result(tmp_path):
     uninterrupted = run(scenario, tmp_path / "whole.nc", "--workers", "2")
     assert_identical(open_result(out), uninterrupted)
     assert not list(tmp_path.glob(".*.tmp")), "temporary files must not be left behind"
+
+
+def test_trial_too_large_for_memory_is_refused_before_running(tmp_path):
+    scenario = tmp_path / "big.toml"
+    scenario.write_text(TOY_SCENARIO.replace("streams = 3", "streams = 3\nmemory_gib = 1e6"))
+    out = tmp_path / "big.nc"
+    result = invoke("run", str(scenario), "-o", str(out), "--quiet", "--workers", "2")
+    assert result.exit_code == 1
+    assert "one trial needs about 1000000.0 GiB" in result.output
+    assert not out.exists() and not parts_directory(out).exists()

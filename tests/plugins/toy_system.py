@@ -59,6 +59,7 @@ class ToyLink(SystemModel):
         Parameter("streams", int, 2, help="number of streams", minimum=1),
         Parameter("snr_db", float, 10.0, unit="dB", help="signal-to-noise ratio"),
         Parameter("budget_w", float, 1.0, unit="W", help="power budget", minimum=0.0),
+        Parameter("memory_gib", float, 0.0, unit="GiB", help="claimed memory per trial", minimum=0),
     )
     slots = {
         "phases": Slot(ComponentKind.PHASE_OPTIMISER, "toy_random_phases", "phases"),
@@ -74,6 +75,9 @@ class ToyLink(SystemModel):
 
     def warnings(self) -> list[str]:
         return ["toy warning: streams above 4"] if self.streams > 4 else []
+
+    def estimate_memory_bytes(self) -> int:
+        return int(self.memory_gib * 2**30)
 
     def draw(self, rng):
         return (
