@@ -7,7 +7,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -39,7 +39,7 @@ def _set_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def _fail(error: SimframeError) -> None:
+def _fail(error: SimframeError) -> NoReturn:
     click.echo(f"error: {error}", err=True)
     sys.exit(2 if isinstance(error, ScenarioError) else 1)
 
@@ -47,9 +47,16 @@ def _fail(error: SimframeError) -> None:
 def _load(
     path: str, plugins: tuple[str, ...], overrides: tuple[str, ...]
 ) -> tuple[Scenario, Registry, PluginSettings]:
+    """Load the plugins and the scenario, print its warnings; exit with the error on failure."""
     settings = PluginSettings(local_plugins=tuple(str(Path(p).resolve()) for p in plugins))
-    registry = get_registry(settings)
-    return load_scenario(path, registry, overrides), registry, settings
+    try:
+        registry = get_registry(settings)
+        loaded = load_scenario(path, registry, overrides)
+    except SimframeError as error:
+        _fail(error)
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return loaded, registry, settings
 
 
 @click.group()
@@ -123,12 +130,7 @@ def run(
     """
     if trials is not None:
         overrides = (*overrides, f"trials={trials}")
-    try:
-        loaded, registry, settings = _load(scenario, plugins, overrides)
-    except SimframeError as error:
-        _fail(error)
-    for warning in loaded.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    loaded, registry, settings = _load(scenario, plugins, overrides)
     out = Path(output) if output else Path(Path(scenario).stem + ".nc")
     options = RunOptions(
         output=out,
@@ -169,12 +171,7 @@ def run(
 @_plugin_option
 def validate(scenario: str, overrides: tuple[str, ...], plugins: tuple[str, ...]) -> None:
     """Check SCENARIO without running it and summarise what a run would do."""
-    try:
-        loaded, _, _ = _load(scenario, plugins, overrides)
-    except SimframeError as error:
-        _fail(error)
-    for warning in loaded.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    loaded, _, _ = _load(scenario, plugins, overrides)
     sweep = " x ".join(f"{a.dim}[{len(a)}]" for a in loaded.axes) or "no sweep"
     click.echo(
         f"{scenario}: valid. {loaded.system_cls.name}; {sweep}; "
