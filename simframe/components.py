@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from simframe.errors import ParameterError
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -142,8 +144,17 @@ class Component:
     """System models this component works with; ``None`` means any."""
 
     def __init__(self, **params: Any):
-        self.params: Mapping[str, Any] = dict(params)
-        for key, value in params.items():
+        """Validate ``params`` against :attr:`parameters`, fill in defaults, set attributes.
+
+        The scheduler passes values it has already validated; constructing a component directly
+        (in a script or a test) gets the same checks and defaults.
+        """
+        resolved, problems = self.resolve_parameters(params)
+        if problems:
+            key, message = problems[0]
+            raise ParameterError(key, message)
+        self.params: Mapping[str, Any] = resolved
+        for key, value in resolved.items():
             setattr(self, key, value)
 
     @classmethod
