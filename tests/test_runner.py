@@ -123,8 +123,8 @@ def test_keep_going_records_failed_trials_as_nan(tmp_path):
     assert "told to fail" in str(ds.error.sel(trial=4).values.flat[0])
 
 
-def test_killed_run_resumes_to_identical_result(tmp_path):
-    """kill -9 a running sweep, rerun the same command, compare with an uninterrupted run."""
+def slow_sweep(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """A five-point sweep that takes about two seconds, run by ``python -m simframe``."""
     text = TOY_SCENARIO.replace(
         'model = "toy_random_phases"', 'model = "toy_random_phases"\nsleep_s = 0.05'
     ).replace("system.snr_db = [0.0, 10.0, 20.0]", "system.snr_db = [0.0, 5.0, 10.0, 15.0, 20.0]")
@@ -132,34 +132,46 @@ def test_killed_run_resumes_to_identical_result(tmp_path):
     scenario.write_text(text)
     out = tmp_path / "slow.nc"
     command = [
-        sys.executable,
-        "-m",
-        "simframe",
-        "run",
-        str(scenario),
-        "-o",
-        str(out),
-        "--quiet",
-        "--workers",
-        "1",
-        "--plugin",
-        str(TOY_PLUGIN),
-    ]
-    process = subprocess.Popen(command, start_new_session=True)
-    parts = parts_directory(out)
+        sys.executable, "-m", "simframe", "run", str(scenario), "-o", str(out), "--quiet",
+        "--workers", "2", "--plugin", str(TOY_PLUGIN),
+    ]  # fmt: skip
+    return scenario, out, command
+
+
+def interrupt_mid_sweep(command: list[str], parts: Path, signum: int) -> tuple[int, str]:
+    """Start ``command``, send ``signum`` to its process group once two points are done.
+
+    Returns the exit status and standard error.
+    """
+    process = subprocess.Popen(
+        command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while process.poll() is None and len(list(parts.glob("point-*.nc"))) < 2:
         assert time.monotonic() < deadline
-        time.sleep(0.02)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+        time.sleep(0.01)
+    os.killpg(process.pid, signum)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_interrupted_run_resumes_to_identical_result(tmp_path, signum):
+    """Interrupt a running sweep, rerun the same command, compare with an uninterrupted run."""
+    scenario, out, command = slow_sweep(tmp_path)
+    parts = parts_directory(out)
+    returncode, stderr = interrupt_mid_sweep(command, parts, signum)
     finished = len(list(parts.glob("point-*.nc")))
-    assert 2 <= finished < 5, "the kill should land mid-sweep"
+    assert 2 <= finished < 5, "the interruption should land mid-sweep"
     assert not out.exists()
+    if signum == signal.SIGINT:
+        assert returncode == 1
+        assert "interrupted" in stderr and "run the same command again" in stderr
+        assert "Traceback" not in stderr
     resumed = subprocess.run(command, capture_output=True, text=True, check=True)
     assert f"resumed: {finished} of 5 sweep points" in resumed.stdout
     assert not parts.exists()
-    uninterrupted = run(scenario, tmp_path / "whole.nc", "--workers", "2")
+    uninterrupted = run(scenario, tmp_path / "whole.nc", "--workers", "1")
     assert_identical(open_result(out), uninterrupted)
     assert not list(tmp_path.glob(".*.tmp")), "temporary files must not be left behind"
 
