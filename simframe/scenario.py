@@ -495,6 +495,9 @@ class _Loader:
         except (ValueError, TypeError) as exc:
             self.problems.add(label, f"the configuration is not usable: {exc}")
             return 0
+        except MemoryError:
+            self.problems.add(label, "the configuration is too large to fit in memory")
+            return 0
         for warning in system.warnings():
             text = f"{label}: {warning}" if label else warning
             if text not in warnings:
