@@ -486,6 +486,7 @@ class _Loader:
 
         Returns the system's estimate of the memory one trial needs (0 when it cannot be built).
         """
+        where = f"at sweep point {label}: " if label else ""
         try:
             system = config.build(self.registry)
         except ParameterError as exc:
@@ -493,10 +494,10 @@ class _Loader:
             self.problems.add(path, exc.message)
             return 0
         except (ValueError, TypeError) as exc:
-            self.problems.add(label, f"the configuration is not usable: {exc}")
+            self.problems.add("system", f"{where}the configuration is not usable: {exc}")
             return 0
         except MemoryError:
-            self.problems.add(label, "the configuration is too large to fit in memory")
+            self.problems.add("system", f"{where}the configuration is too large for memory")
             return 0
         for warning in system.warnings():
             text = f"{label}: {warning}" if label else warning
