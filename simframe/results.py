@@ -148,11 +148,13 @@ def combine_points(scenario: Scenario, parts: Mapping[int, xr.Dataset]) -> xr.Da
         if axis.units:
             attrs["units"] = axis.units
         coords[axis.dim] = (axis.dim, np.array(axis.values[0]), attrs)
-        for path, values in zip(axis.paths[1:], axis.values[1:], strict=True):
+        for path, values, attrs in zip(
+            axis.paths[1:], axis.values[1:], axis.path_attrs[1:], strict=True
+        ):
             name = path.rsplit(".", 1)[1]
             if name in coords or name in data_vars:
                 name = path.replace(".", "_")
-            coords[name] = (axis.dim, np.array(values), {"long_name": path})
+            coords[name] = (axis.dim, np.array(values), {**attrs, "simframe_path": path})
     return xr.Dataset(data_vars, coords=coords)
 
 

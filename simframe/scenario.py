@@ -74,6 +74,8 @@ class SweepAxis:
     long_name: str
     source: str
     """Where the axis is declared: ``"sweep"`` or ``"sweep.linked.NAME"``."""
+    path_attrs: tuple[dict[str, str], ...] = ()
+    """``units`` and ``long_name`` of the parameter each path sets (filled in after validation)."""
 
     def __len__(self) -> int:
         return len(self.values[0])
@@ -589,7 +591,25 @@ class _Loader:
         system_cls: type[SystemModel],
         configurations: dict[tuple[int, str], Configuration],
     ) -> SweepAxis:
-        table, param = axis.paths[0].rsplit(".", 1)
+        attrs = tuple(self._path_attrs(path, system_cls, configurations) for path in axis.paths)
+        return SweepAxis(
+            axis.dim,
+            axis.paths,
+            axis.values,
+            attrs[0].get("units", ""),
+            attrs[0]["long_name"],
+            axis.source,
+            attrs,
+        )
+
+    def _path_attrs(
+        self,
+        path: str,
+        system_cls: type[SystemModel],
+        configurations: dict[tuple[int, str], Configuration],
+    ) -> dict[str, str]:
+        """``units`` and ``long_name`` of the parameter a sweep path sets."""
+        table, param = path.rsplit(".", 1)
         spec: Parameter | None = None
         if table == "system":
             spec = system_cls.parameter(param)
@@ -601,9 +621,10 @@ class _Loader:
         elif table.startswith("plugins."):
             group = self.registry.option_groups[table.split(".", 1)[1]][0]
             spec = next((p for p in group.parameters if p.name == param), None)
-        units = spec.unit if spec is not None else ""
-        long_name = spec.help if spec is not None and spec.help else axis.paths[0]
-        return SweepAxis(axis.dim, axis.paths, axis.values, units, long_name, axis.source)
+        attrs = {"long_name": spec.help if spec is not None and spec.help else path}
+        if spec is not None and spec.unit:
+            attrs["units"] = spec.unit
+        return attrs
 
 
 def load_scenario(

@@ -184,3 +184,18 @@ def test_trial_too_large_for_memory_is_refused_before_running(tmp_path):
     assert result.exit_code == 1
     assert "one trial needs about 1000000.0 GiB" in result.output
     assert not out.exists() and not parts_directory(out).exists()
+
+
+def test_linked_sweep_coordinates_carry_units(tmp_path):
+    text = TOY_SCENARIO.replace(
+        "[sweep]\nsystem.snr_db = [0.0, 10.0, 20.0]",
+        "[sweep.linked.setting]\nsystem.snr_db = [0.0, 10.0]\nsystem.budget_w = [1.0, 3.0]",
+    ).replace("[variants.two_watts]\nsystem = { budget_w = 2.0 }\n", "")
+    text = text.replace("[variants.one_watt]\nsystem = { budget_w = 1.0 }\n", "")
+    scenario = tmp_path / "linked.toml"
+    scenario.write_text(text)
+    ds = run(scenario, tmp_path / "linked.nc", "--workers", "1", "--trials", "2")
+    assert ds.rate_bps_hz.dims == ("setting", "variant", "trial")
+    assert ds.setting.attrs["units"] == "dB"
+    assert ds.budget_w.dims == ("setting",) and ds.budget_w.attrs["units"] == "W"
+    assert list(ds.budget_w.values) == [1.0, 3.0]
