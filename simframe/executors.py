@@ -7,8 +7,9 @@ its own seed sequence.
 
 from __future__ import annotations
 
-import concurrent.futures
+import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -23,8 +24,8 @@ class Executor(Protocol):
     def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
         """Run ``fn`` on every job, yielding results as they complete."""
 
-    def close(self) -> None:
-        """Cancel what has not started and release the workers."""
+    def close(self, abort: bool = False) -> None:
+        """Release the workers; ``abort`` stops jobs in flight instead of waiting for them."""
 
 
 def available_cores() -> int:
@@ -40,13 +41,19 @@ class SerialExecutor:
         for job in jobs:
             yield fn(job)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         pass
 
 
 def _single_threaded_blas() -> None:
-    """Worker initialiser: one BLAS thread per process, so N workers use N cores, not N^2."""
+    """One BLAS thread per process, so N workers use N cores, not N^2."""
     threadpool_limits(1)
+
+
+def _pool_worker_initialiser() -> None:
+    """Ctrl-C reaches the whole process group: the parent handles it, workers ignore it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _single_threaded_blas()
 
 
 class ProcessPoolExecutor:
@@ -54,17 +61,17 @@ class ProcessPoolExecutor:
 
     def __init__(self, workers: int):
         self.workers = workers
-        self._pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, initializer=_single_threaded_blas
-        )
+        self._pool = multiprocessing.Pool(workers, initializer=_pool_worker_initialiser)
 
     def map_unordered(self, fn, jobs):
-        futures = [self._pool.submit(fn, job) for job in jobs]
-        for future in concurrent.futures.as_completed(futures):
-            yield future.result()
+        yield from self._pool.imap_unordered(fn, jobs)
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, abort: bool = False) -> None:
+        if abort:
+            self._pool.terminate()
+        else:
+            self._pool.close()
+        self._pool.join()
 
 
 class DaskExecutor:
@@ -100,7 +107,7 @@ class DaskExecutor:
         for future in as_completed(futures):
             yield future.result()
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()

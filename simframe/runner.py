@@ -208,6 +208,7 @@ def _run_points(
         desc=Path(scenario.source).stem,
         disable=not options.progress,
     )
+    completed = False
     try:
         for job, outcomes in executor.map_unordered(functools.partial(run_job, spec), jobs):
             pending[job.point].extend(outcomes)
@@ -217,13 +218,14 @@ def _run_points(
                 dataset = point_dataset(scenario, job.point, pending.pop(job.point))
                 write_atomically(dataset, _part_path(parts, job.point))
                 report.points_run += 1
+        completed = True
     except TrialError as exc:
         raise RunError(_stopped(str(exc), report, parts)) from None
     except KeyboardInterrupt:
         raise RunError(_stopped("interrupted", report, parts)) from None
     finally:
         progress.close()
-        executor.close()
+        executor.close(abort=not completed)
 
 
 def _stopped(reason: str, report: RunReport, parts: Path) -> str:
