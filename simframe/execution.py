@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from simframe.components import Component, SystemModel
 from simframe.plugins import PluginSettings, Registry, get_registry
@@ -151,9 +152,14 @@ def run_trial(spec: RunSpec, registry: Registry, point: int, trial: int) -> list
 
 
 def run_job(spec: RunSpec, job: Job) -> tuple[Job, list[Outcome]]:
-    """Entry point of every executor: run a chunk of trials in this process."""
+    """Entry point of every executor: run a chunk of trials in this process.
+
+    BLAS runs single-threaded whatever the executor: N workers then use N cores, and the
+    floating-point reductions (hence the numbers) do not depend on how many threads BLAS has.
+    """
     registry = get_registry(spec.settings)
     outcomes = []
-    for trial in job.trials:
-        outcomes.extend(run_trial(spec, registry, job.point, trial))
+    with threadpool_limits(1):
+        for trial in job.trials:
+            outcomes.extend(run_trial(spec, registry, job.point, trial))
     return job, outcomes

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from simframe.components import ComponentKind, Parameter, SystemModel, suggest
 from simframe.errors import ParameterError, ScenarioError
 from simframe.plugins import Registry
@@ -311,7 +313,8 @@ class _Loader:
                     self.problems.add(f"{path}.system.model", "a variant cannot change the system")
                     continue
                 given = {k: (v, f"{path}.{key}.{k}") for k, v in value.items()}
-                base_model = tables[key].get("model", (None,))[0]
+                default = system_cls.slots[key].default if key in system_cls.slots else None
+                base_model = tables[key].get("model", (default,))[0]
                 if "model" in value and value["model"] != base_model:
                     tables[key] = given
                 else:
@@ -653,4 +656,24 @@ def load_scenario(
     for override in overrides:
         key, value = parse_override(override)
         _apply_override(raw, key, value, loader.problems)
-    return loader.load(text, tuple(overrides))
+        _refuse_override_of_swept_key(raw, key, loader.problems)
+    with threadpool_limits(1):  # many small systems are built: threads only add overhead
+        return loader.load(text, tuple(overrides))
+
+
+def _refuse_override_of_swept_key(raw: dict[str, Any], key: str, problems: _Problems) -> None:
+    """``--set system.x=3`` while ``system.x`` is swept would be silently ignored: refuse it."""
+    sweep = raw.get("sweep")
+    if not isinstance(sweep, dict) or key.startswith("sweep."):
+        return
+    places = {"sweep": {k: v for k, v in sweep.items() if k != "linked"}}
+    linked = sweep.get("linked")
+    if isinstance(linked, dict):
+        places |= {f"sweep.linked.{n}": b for n, b in linked.items() if isinstance(b, dict)}
+    for label, body in places.items():
+        if key in _flatten_sweep(body):
+            problems.add(
+                f"--set {key}",
+                f"{key} is swept in [{label}], which overrides this value; set "
+                f"{label}.{key}=[...] to change the swept values",
+            )

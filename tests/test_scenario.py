@@ -122,3 +122,25 @@ def test_warnings_are_collected(tmp_path, registry):
     path.write_text(TOY_SCENARIO.replace("streams = 3", "streams = 5"))
     scenario = load_scenario(path, registry, ())
     assert any("streams above 4" in w for w in scenario.warnings)
+
+
+def test_override_of_a_swept_key_is_refused(registry, toy_scenario):
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(toy_scenario, registry, ("system.snr_db=3.0",))
+    assert "key '--set system.snr_db'" in str(info.value)
+    assert "sweep.system.snr_db=[...]" in str(info.value)
+    swept = load_scenario(toy_scenario, registry, ("sweep.system.snr_db=[1.0, 2.0]",))
+    assert swept.shape == (2,)
+
+
+def test_variant_naming_the_default_model_merges_with_the_base_table(registry, tmp_path):
+    text = TOY_SCENARIO.replace(
+        '[phases]\nmodel = "toy_random_phases"\n', "[phases]\nsleep_s = 0.5\n"
+    )
+    text = text.replace(
+        "[variants.two_watts]\n", '[variants.two_watts]\nphases = { model = "toy_random_phases" }\n'
+    )
+    path = tmp_path / "merge.toml"
+    path.write_text(text)
+    scenario = load_scenario(path, registry, ())
+    assert scenario.configurations[(0, "two_watts")].slots["phases"].params["sleep_s"] == 0.5
