@@ -107,21 +107,24 @@ def closed_form_terms(stats: ChannelStatistics, pilots: PilotSetup) -> SinrTerms
 
 def interference_plus_noise(terms: SinrTerms, power_w: np.ndarray) -> np.ndarray:
     """``sum_i p_i Gamma_ki - p_k b_k b_k^H + D_k`` as ``(..., K, L, L)`` Hermitian matrices."""
-    diagonal = np.einsum("...kil,i->...kl", terms.noncoherent, power_w) + terms.gain
-    coherent = np.einsum("i,...kil,...kim->...klm", power_w, terms.coherent, terms.coherent.conj())
+    diagonal = power_w @ terms.noncoherent + terms.gain
+    weighted = terms.coherent * np.sqrt(power_w)[:, None]
+    coherent = np.swapaxes(weighted, -1, -2) @ weighted.conj()
     return coherent + diagonal[..., :, None] * np.eye(diagonal.shape[-1])
 
 
-def lsfd_weights(terms: SinrTerms, power_w: np.ndarray) -> np.ndarray:
-    """LSFD ``a_k = (sum_i p_i Gamma_ki - p_k b_k b_k^H + D_k)^{-1} b_k``, shape ``(..., K, L)``."""
-    matrices = interference_plus_noise(terms, power_w)
-    return np.linalg.solve(matrices, terms.gain[..., None].astype(matrices.dtype))[..., 0]
+def combining_weights(
+    terms: SinrTerms, power_w: np.ndarray, combiner: str, matrices: np.ndarray | None = None
+) -> np.ndarray:
+    """CPU weights a_k over the APs ``(..., K, L)``.
 
-
-def combining_weights(terms: SinrTerms, power_w: np.ndarray, combiner: str) -> np.ndarray:
-    """CPU weights a_k over the APs: LSFD, or EGCD (all ones)."""
+    LSFD: ``a_k = (sum_i p_i Gamma_ki - p_k b_k b_k^H + D_k)^{-1} b_k`` (``matrices`` may pass
+    that matrix when already computed); EGCD: all ones.
+    """
     if combiner == "lsfd":
-        return lsfd_weights(terms, power_w)
+        if matrices is None:
+            matrices = interference_plus_noise(terms, power_w)
+        return np.linalg.solve(matrices, terms.gain[..., None].astype(matrices.dtype))[..., 0]
     if combiner == "egcd":
         return np.ones(terms.gain.shape, dtype=complex)
     raise ValueError(f"unknown combiner {combiner!r}; expected one of {COMBINERS}")
@@ -137,8 +140,8 @@ def sinr(
 
     ``weights`` overrides the combiner's a_k (used to evaluate fixed weights).
     """
-    a = combining_weights(terms, power_w, combiner) if weights is None else weights
     matrices = interference_plus_noise(terms, power_w)
+    a = combining_weights(terms, power_w, combiner, matrices) if weights is None else weights
     signal = np.abs(np.einsum("...kl,...kl->...k", a.conj(), terms.gain)) ** 2
     denominator = np.einsum("...kl,...klm,...km->...k", a.conj(), matrices, a).real
     return power_w * signal / denominator
