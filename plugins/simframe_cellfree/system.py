@@ -109,7 +109,7 @@ class SimCellFreeUplink(SystemModel):
         if not self.sim or self.layers < 2:
             return []
         norms = [float(np.linalg.norm(h, 2)) for h in self.front_end.hops[1:]]
-        if max(norms) > 1.0:
+        if max(norms) > 1.0 + 1e-6:
             return [
                 f"inter-layer hop spectral norm {max(norms):.3f} > 1: the modelled SIM amplifies "
                 "energy (set [propagation] passive = true to scale hops to norm 1)"
