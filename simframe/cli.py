@@ -246,3 +246,75 @@ def plugins(name: str | None, plugins: tuple[str, ...]) -> None:
         for group_name, (group, origin) in registry.option_groups.items():
             click.echo(f"  {group_name}  ({origin})\n    {group.help}")
             click.echo("\n".join(_parameter_rows(group.parameters)))
+
+
+def _selection(pairs: tuple[str, ...]) -> dict[str, str]:
+    selection = {}
+    for pair in pairs:
+        dim, sep, value = pair.partition("=")
+        if not sep or not dim:
+            raise click.BadParameter(f"expected DIM=VALUE, got {pair!r}", param_hint="--select")
+        selection[dim.strip()] = value.strip()
+    return selection
+
+
+@main.command()
+@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+@click.option("-v", "--variable", help="Metric to plot [default: the first in bit/s/Hz].")
+@click.option("-x", "--x", "x", help="Dimension on the x axis [default: the first swept one].")
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", "mean", "cdf"]),
+    default="auto",
+    show_default=True,
+    help="mean +- confidence interval over trials, or an empirical CDF; auto draws a CDF for "
+    "per-user metrics (dims such as ue, stream) and a mean otherwise.",
+)
+@click.option(
+    "--select",
+    "selections",
+    multiple=True,
+    metavar="DIM=VALUE",
+    help="Fix a dimension, e.g. --select layers=7 --select variant=rmax (repeatable); "
+    "dims without coordinates (ue, stream) take an index.",
+)
+@click.option(
+    "--level",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Confidence level of the interval.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Figure file; the suffix picks the format (.png, .pdf, .svg) "
+    "[default: RESULT's name + _VARIABLE.png].",
+)
+def plot(
+    result: str,
+    variable: str | None,
+    x: str | None,
+    kind: str,
+    selections: tuple[str, ...],
+    level: float,
+    output: str | None,
+) -> None:
+    """Draw a figure from RESULT, a dataset written by `simframe run` (needs matplotlib)."""
+    try:
+        from simframe.plotting import PlotError, default_variable, plot_result
+        from simframe.results import open_result
+    except ImportError as exc:  # pragma: no cover - matplotlib is an optional extra
+        click.echo(f"error: {exc}; install it with pip install 'simframe[plot]'", err=True)
+        sys.exit(1)
+    dataset = open_result(result)
+    try:
+        variable = variable or default_variable(dataset)
+        figure = plot_result(dataset, variable, x, kind, _selection(selections), level)
+    except (PlotError, KeyError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    out = Path(output) if output else Path(f"{Path(result).stem}_{variable}.png")
+    figure.savefig(out, dpi=150)
+    click.echo(f"wrote {out}")
