@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shlex
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
+from simframe import docgen
 from simframe.components import REQUIRED, ComponentInfo, ComponentKind, Parameter, SystemModel
 from simframe.errors import ScenarioError, SimframeError
 from simframe.executors import available_cores
@@ -190,15 +190,9 @@ def _parameter_rows(parameters: tuple[Parameter, ...]) -> list[str]:
     return rows
 
 
-def _describe(info: ComponentInfo, full: bool) -> str:
+def _describe(info: ComponentInfo) -> str:
     cls = info.cls
     lines = [f"  {cls.name}  ({info.origin})", f"    {cls.summary()}"]
-    if full:
-        lines = [f"{cls.name}: {info.kind.value} from {info.origin}", ""]
-        lines += [textwrap.indent(cls.documentation(), "  "), ""]
-        if cls.systems:
-            lines.append(f"  works with: {', '.join(cls.systems)}")
-        lines.append("  parameters:" if cls.parameters else "  parameters: none")
     lines += _parameter_rows(cls.parameters)
     if issubclass(cls, SystemModel):
         lines.append("    slots:")
@@ -216,7 +210,12 @@ def _describe(info: ComponentInfo, full: bool) -> str:
 @click.argument("name", required=False)
 @_plugin_option
 def plugins(name: str | None, plugins: tuple[str, ...]) -> None:
-    """List every component with its parameters, units and origin, or document NAME."""
+    """List every component with its parameters, units and origin, or document NAME.
+
+    NAME is a component (e.g. rayleigh_sommerfeld) or a plugin option group; its full
+    documentation is printed as markdown: docstring, class, parameters with types, defaults,
+    units and allowed values, the slots it fits and a scenario snippet.
+    """
     try:
         registry = get_registry(PluginSettings(local_plugins=plugins))
     except SimframeError as error:
@@ -230,17 +229,19 @@ def plugins(name: str | None, plugins: tuple[str, ...]) -> None:
 
             click.echo(f"error: no component named {name!r}{suggest(name, names)}", err=True)
             sys.exit(2)
-        for info in matches:
-            click.echo(_describe(info, full=True))
+        sections = [
+            docgen.component_section(info.cls, registry, "#", origin=info.origin)
+            for info in matches
+        ]
         if name in groups:
             group, origin = groups[name]
-            click.echo(f"[plugins.{name}]: option group from {origin}\n  {group.help}")
-            click.echo("\n".join(_parameter_rows(group.parameters)))
+            sections.append(docgen.option_group_section(group, "#", origin=origin))
+        click.echo("\n".join(sections), nl=False)
         return
     for kind in ComponentKind:
         click.echo(f"{kind.value}s:")
         for info in registry.components[kind].values():
-            click.echo(_describe(info, full=False))
+            click.echo(_describe(info))
     if registry.option_groups:
         click.echo("plugin option groups ([plugins.NAME] tables):")
         for group_name, (group, origin) in registry.option_groups.items():
