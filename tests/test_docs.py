@@ -6,10 +6,12 @@ import inspect
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from simframe import docgen, hookspecs
+from simframe import ParameterError, docgen, hookspecs
 from simframe.plugins import REGISTRATION_HOOKS
+from simframe.results import open_result
 from tests.conftest import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,11 +81,54 @@ def test_plugins_name_prints_the_full_documentation():
     assert unknown.exit_code == 2 and "did you mean 'toy_link'" in unknown.output
 
 
-def _python_blocks(path: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)
-
-
 def test_docs_link_to_existing_pages():
     for page in (ROOT / "docs").rglob("*.md"):
         for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).resolve().exists(), f"{page}: broken link {target}"
+
+
+def _tagged_block(page: Path, tag: str) -> str:
+    """The code block following ``<!-- test: TAG -->`` in ``page``."""
+    match = re.search(rf"<!-- test: {re.escape(tag)} -->\n```\w*\n(.*?)```", page.read_text(), re.S)
+    assert match, f"{page.name} has no block tagged {tag!r}"
+    return match.group(1)
+
+
+PLUGIN_GUIDE = ROOT / "docs" / "plugin-guide.md"
+
+
+def test_plugin_guide_single_file_plugin_works(tmp_path, toy_scenario):
+    plugin = tmp_path / "phase_noise.py"
+    plugin.write_text(_tagged_block(PLUGIN_GUIDE, "plugin-file phase_noise.py"))
+    base = toy_scenario.read_text()
+    channels = {}
+    for std in (None, 0.0, 20.0):
+        scenario = tmp_path / f"noise_{std}.toml"
+        extra = "" if std is None else f"\n[plugins.phase_noise]\nstd_deg = {std}\n"
+        scenario.write_text(base + extra)
+        out = tmp_path / f"noise_{std}.nc"
+        result = invoke(
+            "run", str(scenario), "-o", str(out), "--workers", "1", "--quiet",
+            "--plugin", str(plugin),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        dataset = open_result(out)
+        channels[std] = dataset.channel.values  # the toy's stream gains, rotated by the phases
+        if std is not None:
+            assert (dataset.phase_noise_std_deg == std).all()
+            assert dataset.phase_noise_std_deg.attrs["units"] == "degree"
+    np.testing.assert_array_equal(channels[None], channels[0.0])
+    np.testing.assert_allclose(np.abs(channels[20.0]), np.abs(channels[None]))
+    error_deg = np.rad2deg(np.angle(channels[20.0] / channels[None]))
+    assert 15.0 < error_deg.std() < 25.0  # 108 samples of 20 degree noise
+
+
+def test_plugin_guide_component_validates_its_parameters():
+    namespace: dict = {}
+    exec(_tagged_block(PLUGIN_GUIDE, "component"), namespace)
+    component = namespace["EveryOtherAtomOff"]()
+    assert component.max_sweeps == 10 and component.params["tolerance"] == 1e-6
+    with pytest.raises(ParameterError, match="tolerance"):
+        namespace["EveryOtherAtomOff"](tolerance=2.0)
+    with pytest.raises(ParameterError, match="max_sweeps"):
+        namespace["EveryOtherAtomOff"](max_sweeps=0)
