@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -12,6 +16,8 @@ from scipy import stats
 import simframe  # noqa: F401  (registers the accessor)
 from simframe.results import open_result
 from tests.conftest import invoke
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _result(values: np.ndarray, per_user: np.ndarray) -> xr.Dataset:
@@ -130,3 +136,23 @@ def test_accessor_on_a_real_toy_result(tmp_path, toy_scenario):
     assert ci["mean"].dims == ("snr_db", "variant")
     np.testing.assert_allclose(ci["mean"], ds.rate_bps_hz.mean("trial").transpose(*ci["mean"].dims))
     assert (ci["lower"] <= ci["mean"]).all() and (ci["mean"] <= ci["upper"]).all()
+
+
+def test_user_guide_examples_hold_on_the_real_toy_result(tmp_path):
+    """The accessor examples in docs/user-guide.md, run as doctests on the result they describe."""
+    guide = (ROOT / "docs" / "user-guide.md").read_text()
+    scenario_text = re.search(r"with `toy.toml`:\n\n```toml\n(.*?)```", guide, re.S).group(1)
+    scenario = tmp_path / "toy.toml"
+    scenario.write_text(scenario_text)
+    out = tmp_path / "toy.nc"
+    assert invoke("run", str(scenario), "-o", str(out), "--workers", "1", "--quiet").exit_code == 0
+    examples = "\n".join(
+        block for block in re.findall(r"```python\n(.*?)```", guide, re.S) if ">>>" in block
+    )
+    test = doctest.DocTestParser().get_doctest(
+        examples, {"ds": open_result(out)}, "user-guide", "docs/user-guide.md", 0
+    )
+    assert len(test.examples) >= 10
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    runner.run(test)
+    assert runner.summarize(verbose=False).failed == 0
