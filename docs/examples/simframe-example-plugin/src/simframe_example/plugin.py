@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from simframe import TrialContext, hookimpl
+from simframe_example.coordinate_ascent import CoordinateAscentPhases
 from simframe_example.quantisation import OPTION_GROUP, quantise_phases
 
 
@@ -23,3 +24,7 @@ def simframe_phases_configured(trial: TrialContext, phases: Mapping[str, np.ndar
     for coefficients in phases.values():
         quantise_phases(coefficients, options["bits"])
 
+
+@hookimpl
+def simframe_phase_optimisers():
+    return [CoordinateAscentPhases]

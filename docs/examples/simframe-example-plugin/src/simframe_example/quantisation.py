@@ -28,7 +28,7 @@ OPTION_GROUP = OptionGroup(
 
 
 def quantise_phases(coefficients: np.ndarray, bits: int) -> None:
-    """Move each unit-modulus coefficient to the nearest of the ``2**bits`` grid phases, in place."""
+    """Move each unit-modulus coefficient to the nearest of the ``2**bits`` grid phases in place."""
     step = 2.0 * np.pi / 2**bits
     levels = np.round(np.angle(coefficients) / step) % 2**bits
     coefficients[...] = np.exp(1j * step * levels)
