@@ -1,131 +1,211 @@
-"""What a third-party channel model, phase optimiser or power allocator of ``sim_hmimo_link``
-implements (paper 000: SIM-aided point-to-point HMIMO).
+"""What a third-party channel model, phase optimiser or power allocator of ``sim_hmimo_link`` implements.
 
-Subclass one of the three bases below, set ``name`` (the scenario name), ``parameters`` (the
-scenario settings, see :class:`simframe.Parameter`) and a docstring whose first line is a
-one-line summary, implement the one abstract method, and return the class from the matching
-registration hook of your plugin::
+The system ``sim_hmimo_link`` (paper 000: a point-to-point HMIMO link with a stacked intelligent
+metasurface (SIM) on each side) fills three slots with components that subclass the bases below:
 
-    from simframe import hookimpl
-    from simframe_hmimo.interfaces import HmimoPhaseOptimiser, PhaseOptimisationResult
+* ``channel`` -> :class:`HmimoChannelModel`: draws the channel ``H~`` between the two SIMs,
+* ``phases`` -> :class:`HmimoPhaseOptimiser`: chooses every meta-atom's unit-modulus coefficient,
+* ``power`` -> :class:`HmimoPowerAllocator`: splits the transmit power over the ``S`` streams.
 
-    class MyOptimiser(HmimoPhaseOptimiser):
-        '''My optimiser: one line that ``simframe plugins`` shows.'''
-        name = "my_optimiser"
+Conventions (paper 000 Section II, eqs. (2)-(5)), in the order the signal travels::
+
+    H = V_R H~ V_T                                     (S x S effective channel)
+    V_T = Theta^L Omega^L ... Theta^2 Omega^2 Theta^1 Omega^1          (N x S)
+    V_R = Omega^1_R Theta^1_R Omega^2_R ... Omega^K_R Theta^K_R         (S x M)
+
+``Theta = diag(theta)`` with ``|theta_n| = 1``. Phases are complex arrays of shape
+``(layers, atoms)``: ``tx_phases[l]`` is TX layer ``l + 1`` (layer 1 faces the antennas, layer L
+the channel); ``rx_phases[k]`` is RX layer ``k + 1`` (layer 1 faces the antennas, layer K the
+channel). A phase optimiser needs nothing but :class:`HmimoLink`: it evaluates the rate and its
+exact gradient (Theorem 1, by an adjoint pass) for any phases and powers.
+
+A minimal phase optimiser, written against these docstrings only::
+
+    class BestOfRandom(HmimoPhaseOptimiser):
+        '''Best of a few random phase draws.'''
+
+        name = "best_of_random"
+        parameters = (Parameter("draws", int, 10, help="random draws", minimum=1),)
 
         def optimise(self, link, allocator, rng):
-            tx, rx = link.random_phases(rng)
-            powers = allocator.allocate(link.effective_channel(tx, rx), link.noise_w,
-                                        link.budget_w)
-            rate = link.rate_bps_hz(link.effective_channel(tx, rx), powers)
-            return PhaseOptimisationResult(tx, rx, powers, iterations=0, objective_trace=[rate])
+            best, trace = None, []
+            for _ in range(self.draws):
+                tx, rx = link.random_phases(rng)
+                h = link.effective_channel(tx, rx)
+                powers = allocator.allocate(h, link.noise_w, link.budget_w)
+                rate = link.rate_bps_hz(tx, rx, powers)
+                if best is None or rate > best[0]:
+                    best = (rate, tx, rx, powers)
+                trace.append(best[0])
+            _, tx, rx, powers = best
+            return PhaseResult(tx, rx, powers, iterations=self.draws, objective_trace=trace)
 
-    @hookimpl
-    def simframe_phase_optimisers():
-        return [MyOptimiser]
-
-Conventions shared by every interface (paper 000 Section II; spec sim-hmimo.md):
-
-* ``S`` antennas (= streams) on each side, ``N`` meta-atoms per TX layer, ``M`` per RX layer,
-  ``L`` TX layers and ``K`` RX layers.
-* Phases are complex unit-modulus arrays of shape ``(layers, atoms)``: ``tx_phases[l - 1]`` is
-  ``theta_T^l`` and ``rx_phases[k - 1]`` is ``theta_R^k``, layer 1 being the one next to the
-  antennas on either side (the paper's numbering).
-* ``H~`` (``channel``) is the ``M x N`` channel between the last TX layer and the RX layer
-  facing it; the effective channel is ``H = V_R H~ V_T`` (``S x S``, eq. (4)).
-* Powers are in watts, one per stream, ``p >= 0`` and ``sum(p) = budget_w``.
-* The objective of the paper is the rate of eq. (5) in bit/s/Hz; see
-  :meth:`simframe_hmimo.link.HmimoLink.rate_bps_hz` and its adjoint gradient
-  :meth:`simframe_hmimo.link.HmimoLink.rate_and_gradient` (Theorem 1).
+Register it with ``@hookimpl def simframe_phase_optimisers(): return [BestOfRandom]`` and choose
+it in a scenario with ``phases = { model = "best_of_random", draws = 20 }``.
 """
 
 from __future__ import annotations
 
-from abc import ABCMeta, abstractmethod
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simframe import Component, ComponentKind
 
-if TYPE_CHECKING:
-    from simframe_hmimo.link import HmimoLink
-
 SYSTEM_NAME = "sim_hmimo_link"
 
 
-class HmimoChannelModel(Component, metaclass=ABCMeta):
-    """Draws the channel ``H~`` between the two SIMs for one trial."""
+@dataclass(frozen=True)
+class HmimoGeometry:
+    """Element positions (metres, ``(count, 3)`` arrays) of both sides of the link.
 
-    kind = ComponentKind.CHANNEL_MODEL
-    systems = (SYSTEM_NAME,)
+    ``tx_layers_m[-1]`` and ``rx_layers_m[-1]`` are the layers facing the channel (TX layer L,
+    RX layer K); each side's own coordinates put its antennas at z = 0.
+    """
 
-    @abstractmethod
-    def draw(
-        self,
-        tx_layer_m: np.ndarray,
-        rx_layer_m: np.ndarray,
-        wavelength_m: float,
-        rng: np.random.Generator,
-    ) -> np.ndarray:
-        """Return one complex ``M x N`` realisation of ``H~``.
+    wavelength_m: float
+    tx_antennas_m: np.ndarray
+    tx_layers_m: tuple[np.ndarray, ...]
+    rx_antennas_m: np.ndarray
+    rx_layers_m: tuple[np.ndarray, ...]
 
-        ``tx_layer_m`` (``N x 3``) and ``rx_layer_m`` (``M x 3``) are the positions in metres of
-        the atoms of the TX layer and of the RX layer that face the channel, each in its own
-        SIM's frame (centred on the z axis), for models with spatial correlation. Use only
-        ``rng`` for randomness: every variant of a trial receives an identically seeded one.
-        The path loss is part of ``H~`` (its entries have the channel's power gain, linear).
+    @property
+    def tx_channel_layer_m(self) -> np.ndarray:
+        return self.tx_layers_m[-1]
+
+    @property
+    def rx_channel_layer_m(self) -> np.ndarray:
+        return self.rx_layers_m[-1]
+
+
+@dataclass(frozen=True)
+class HmimoLink:
+    """One trial's link as an optimiser sees it: fixed hops, a drawn channel, noise and budget.
+
+    ``tx_hops[0]`` is ``Omega^1`` (N x S, antennas -> TX layer 1), ``tx_hops[l]`` is
+    ``Omega^{l+1}`` (N x N, TX layer l -> l + 1). ``rx_hops[0]`` is ``Omega^1_R`` (S x M, RX layer
+    1 -> antennas), ``rx_hops[k]`` is ``Omega^{k+1}_R`` (M x M, RX layer k + 1 -> k).
+    ``channel`` is ``H~`` (M x N, TX layer L -> RX layer K). The methods cost O(L N^2 S + K M^2 S)
+    each: they propagate the S antenna columns, never form a product of N x N matrices.
+    """
+
+    tx_hops: tuple[np.ndarray, ...]
+    rx_hops: tuple[np.ndarray, ...]
+    channel: np.ndarray
+    noise_w: float
+    budget_w: float
+
+    @property
+    def antennas(self) -> int:
+        return self.tx_hops[0].shape[1]
+
+    @property
+    def tx_shape(self) -> tuple[int, int]:
+        """Shape ``(L, N)`` of the TX phases."""
+        return len(self.tx_hops), self.tx_hops[0].shape[0]
+
+    @property
+    def rx_shape(self) -> tuple[int, int]:
+        """Shape ``(K, M)`` of the RX phases."""
+        return len(self.rx_hops), self.rx_hops[0].shape[1]
+
+    def random_phases(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Independent phases uniform on [0, 2 pi) for every TX and RX meta-atom."""
+        return (
+            np.exp(2j * np.pi * rng.random(self.tx_shape)),
+            np.exp(2j * np.pi * rng.random(self.rx_shape)),
+        )
+
+    def effective_channel(self, tx_phases: np.ndarray, rx_phases: np.ndarray) -> np.ndarray:
+        """``H = V_R H~ V_T`` (S x S), paper eq. (4)."""
+        from simframe_hmimo.link import effective_channel
+
+        return effective_channel(self, tx_phases, rx_phases)
+
+    def rate_bps_hz(
+        self, tx_phases: np.ndarray, rx_phases: np.ndarray, powers_w: np.ndarray
+    ) -> float:
+        """Achievable rate, paper eq. (5), with per-stream powers ``powers_w`` (W)."""
+        from simframe_hmimo.link import rate_bps_hz
+
+        return rate_bps_hz(self.effective_channel(tx_phases, rx_phases), powers_w, self.noise_w)
+
+    def rate_gradient(
+        self, tx_phases: np.ndarray, rx_phases: np.ndarray, powers_w: np.ndarray
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """Rate and its Euclidean gradients w.r.t. the complex TX and RX phases (Theorem 1).
+
+        Returns ``(rate, grad_tx, grad_rx)`` with ``grad = dR/dRe(theta) + 1j dR/dIm(theta)``
+        (shapes ``(L, N)`` and ``(K, M)``), the convention of
+        :func:`simframe_metasurface.manifold.minimise_rlbfgs`. The derivative w.r.t. the angle
+        ``phi`` of ``theta = exp(j phi)`` is ``Im(grad * conj(theta))``.
         """
+        from simframe_hmimo.link import rate_gradient
+
+        return rate_gradient(self, tx_phases, rx_phases, powers_w)
 
 
-@dataclass
-class PhaseOptimisationResult:
+@dataclass(frozen=True)
+class PhaseResult:
     """What a phase optimiser returns.
 
-    ``tx_phases`` (``L x N``) and ``rx_phases`` (``K x M``): complex, unit modulus.
-    ``powers_w``: the power allocation (``S``, watts, ``>= 0``, summing to the budget) that the
-    optimiser found together with the phases; the system evaluates the rate with it, unless a
-    ``simframe_phases_configured`` hook changed the phases, in which case the system asks the
-    scenario's power allocator again for the modified phases.
-    ``iterations``: outer iterations the algorithm ran (``0`` for a non-iterative method).
-    ``objective_trace``: the objective after each outer iteration (may be empty), in
-    ``objective_units``; ``objective_name`` says what it is (e.g. ``"rate"`` or
-    ``"off-diagonal power"``).
-    ``effective_channel``: normally ``None``. A benchmark that does not model the SIM physically
-    (the fully digital precoder) or that reports a rescaled channel (An et al.'s alpha-scaled
-    channel) sets the ``S x S`` matrix the rate is evaluated on instead of ``V_R H~ V_T``; the
-    system records that it did so in the metric ``effective_channel_override``.
+    ``tx_phases`` ``(L, N)`` and ``rx_phases`` ``(K, M)`` are complex with modulus 1;
+    ``powers_w`` (S,) are the stream powers that go with them (>= 0, summing to the budget);
+    ``iterations`` counts the optimiser's outer iterations; ``objective_trace`` holds the
+    objective after each iteration in ``objective_units`` (the rate in bit/s/Hz unless the
+    optimiser minimises something else, e.g. IMin's off-diagonal power in W).
     """
 
     tx_phases: np.ndarray
     rx_phases: np.ndarray
     powers_w: np.ndarray
     iterations: int
-    objective_trace: list[float] | np.ndarray = field(default_factory=list)
-    objective_name: str = "rate"
+    objective_trace: Sequence[float] = field(default_factory=tuple)
     objective_units: str = "bit/s/Hz"
-    effective_channel: np.ndarray | None = None
+    objective_name: str = "achievable rate"
 
 
-class HmimoPowerAllocator(Component, metaclass=ABCMeta):
-    """Splits the transmit power budget over the ``S`` streams for a given effective channel."""
+class HmimoChannelModel(Component):
+    """Base of the channel models of ``sim_hmimo_link``: the channel ``H~`` between the SIMs."""
+
+    kind = ComponentKind.CHANNEL_MODEL
+    systems = (SYSTEM_NAME,)
+
+    @abstractmethod
+    def sampler(self, geometry: HmimoGeometry) -> Callable[[np.random.Generator], np.ndarray]:
+        """Precompute what one geometry needs (correlation roots, path loss) and return a
+        function that draws ``H~`` (complex, ``M x N``: rows are the atoms of
+        ``geometry.rx_channel_layer_m``, columns those of ``geometry.tx_channel_layer_m``) from
+        the generator it is given, using no other randomness.
+        """
+
+
+class HmimoPowerAllocator(Component):
+    """Base of the power allocators of ``sim_hmimo_link``: powers of the S streams."""
 
     kind = ComponentKind.POWER_ALLOCATOR
     systems = (SYSTEM_NAME,)
 
     @abstractmethod
-    def allocate(self, channel: np.ndarray, noise_w: float, budget_w: float) -> np.ndarray:
-        """Return powers ``p`` (``S`` floats, watts) with ``p >= 0`` and ``sum(p) = budget_w``.
+    def allocate(
+        self,
+        channel: np.ndarray,
+        noise_w: float,
+        budget_w: float,
+        initial_w: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Stream powers in W for the effective channel ``channel`` (S x S, stream s is sent
+        on antenna s and received on antenna s): real, ``>= 0``, summing to ``budget_w``.
 
-        ``channel`` is the complex ``S x S`` effective channel ``H``: ``H[s, j]`` couples the
-        stream sent from antenna ``j`` into receive antenna ``s`` (eq. (5)); ``noise_w`` is the
-        noise power ``sigma^2`` per receive antenna in watts. Must be deterministic.
+        ``initial_w`` is a starting point an iterative allocator may use (e.g. the previous
+        powers inside an alternating optimisation); others ignore it.
         """
 
 
-class HmimoPhaseOptimiser(Component, metaclass=ABCMeta):
-    """Chooses the TX and RX SIM phases (and the powers that go with them) for one trial."""
+class HmimoPhaseOptimiser(Component):
+    """Base of the phase optimisers of ``sim_hmimo_link``."""
 
     kind = ComponentKind.PHASE_OPTIMISER
     systems = (SYSTEM_NAME,)
@@ -133,12 +213,10 @@ class HmimoPhaseOptimiser(Component, metaclass=ABCMeta):
     @abstractmethod
     def optimise(
         self, link: HmimoLink, allocator: HmimoPowerAllocator, rng: np.random.Generator
-    ) -> PhaseOptimisationResult:
-        """Optimise the phases of ``link`` (the trial's channel and hops, see ``HmimoLink``).
+    ) -> PhaseResult:
+        """Choose TX and RX phases (and the powers that go with them) for ``link``.
 
-        ``allocator`` is the scenario's power allocator: call
-        ``allocator.allocate(H, link.noise_w, link.budget_w)`` wherever the algorithm needs a
-        power allocation (or ignore it if the algorithm prescribes its own and document that).
-        ``rng`` is the trial's stream for algorithmic randomness (random initial phases); it is
-        seeded identically for every variant. Never modify ``link``.
+        ``allocator`` is the scenario's power slot; use it for every power step so that a
+        scenario can swap it. ``rng`` is the only source of randomness allowed (random
+        initial phases); it is seeded identically for every variant of a trial.
         """

@@ -1,162 +1,142 @@
-"""One trial's SIM-aided HMIMO link: hops, channel, effective channel, rate and its gradient.
+"""Effective channel, rate (eq. (5)) and its adjoint gradient (Theorem 1) of a SIM-aided link.
 
-The whole link is one *cascade* in propagation order (antennas of the TX to antennas of the RX)
-
-    H = M_P diag(phi_P) M_{P-1} ... M_1 diag(phi_1) M_0,                         (paper eq. (4))
-
-with ``M_0 .. M_{L-1} = Omega_T^1 .. Omega_T^L``, ``M_L = H~``, ``M_{L+1} .. M_{L+K} =
-Omega_R^K .. Omega_R^1`` and ``phi = theta_T^1 .. theta_T^L, theta_R^K .. theta_R^1``.
-Propagating the ``S`` antenna columns through the cascade costs O((L N^2 + K M^2 + N M) S); the
-adjoint (backward) pass of Theorem 1 gives the gradient for every layer at the same cost.
+Everything propagates the S antenna columns through the layers, O(L N^2 S + K M^2 S), instead
+of forming the N x N products of the paper's complexity analysis. The gradient needs one forward
+pass (the field arriving at every layer) and one backward (adjoint) pass.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import reduce
 
 import numpy as np
 
-LN2 = float(np.log(2.0))
+from simframe_hmimo.interfaces import HmimoLink
+
+LN2 = np.log(2.0)
 
 
-def stream_sinr(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
-    """Per-stream SINR (linear) of eq. (5): ``|H_ss|^2 p_s / (sum_{j!=s} |H_sj|^2 p_j + s^2)``."""
+def tx_fields(link: HmimoLink, tx_phases: np.ndarray) -> list[np.ndarray]:
+    """Fields (N x S) arriving at TX layers 1..L, before their phases, and ``V_T`` last."""
+    fields = [link.tx_hops[0]]
+    for layer in range(1, len(link.tx_hops)):
+        fields.append(link.tx_hops[layer] @ (tx_phases[layer - 1][:, None] * fields[-1]))
+    fields.append(tx_phases[-1][:, None] * fields[-1])
+    return fields
+
+
+def rx_fields(link: HmimoLink, rx_phases: np.ndarray, incoming: np.ndarray) -> list[np.ndarray]:
+    """Fields arriving at RX layers K..1 (``incoming`` = ``H~ V_T`` at layer K), then ``H``.
+
+    Returned in paper order: entry ``k`` is the field at RX layer ``k + 1`` (M x S), the last
+    entry is the effective channel ``H`` (S x S).
+    """
+    fields = [incoming]
+    for layer in range(len(link.rx_hops) - 1, -1, -1):
+        fields.append(link.rx_hops[layer] @ (rx_phases[layer][:, None] * fields[-1]))
+    at_layers = fields[:-1][::-1]
+    return [*at_layers, fields[-1]]
+
+
+def effective_channel(link: HmimoLink, tx_phases: np.ndarray, rx_phases: np.ndarray) -> np.ndarray:
+    """``H = V_R H~ V_T`` (paper eq. (4)) by column propagation."""
+    v_t = tx_fields(link, tx_phases)[-1]
+    return rx_fields(link, rx_phases, link.channel @ v_t)[-1]
+
+
+def stream_powers(channel: np.ndarray, powers_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Received signal power ``|H_ss|^2 p_s`` and interference ``sum_{j!=s} |H_sj|^2 p_j`` (W)."""
     received = np.abs(channel) ** 2 * powers_w[None, :]
-    signal = np.diag(received)
-    return signal / (received.sum(axis=1) - signal + noise_w)
+    signal = np.diag(received).copy()
+    return signal, received.sum(axis=1) - signal
 
 
-def interference_w(channel: np.ndarray, powers_w: np.ndarray) -> np.ndarray:
-    """Inter-stream interference power per receive antenna, ``sum_{j!=s} |H_sj|^2 p_j`` (W)."""
-    received = np.abs(channel) ** 2 * powers_w[None, :]
-    return received.sum(axis=1) - np.diag(received)
+def sinr(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
+    """Per-stream signal-to-interference-plus-noise ratio (linear), the argument of eq. (5)."""
+    signal, interference = stream_powers(channel, powers_w)
+    return signal / (interference + noise_w)
 
 
 def rate_bps_hz(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> float:
-    """Achievable rate of eq. (5) in bit/s/Hz."""
-    return float(np.sum(np.log2(1.0 + stream_sinr(channel, powers_w, noise_w))))
+    """Achievable rate, paper eq. (5): ``sum_s log2(1 + SINR_s)``."""
+    return float(np.sum(np.log2(1.0 + sinr(channel, powers_w, noise_w))))
 
 
 def rate_channel_gradient(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
-    """Euclidean gradient ``dR/dRe H + j dR/dIm H`` of the rate (5) w.r.t. the ``S x S`` channel.
+    """``dR/dRe H + 1j dR/dIm H`` of eq. (5).
 
-    With ``T_s = sum_j |H_sj|^2 p_j + s^2`` and ``U_s = T_s - |H_ss|^2 p_s``,
-    ``R = sum_s log2 T_s - log2 U_s`` and ``d|H_sj|^2 = 2 H_sj`` in this convention.
+    ``R = sum_s log2(T_s) - log2(I_s)`` with ``T_s = sum_j |H_sj|^2 p_j + sigma^2`` and
+    ``I_s = T_s - |H_ss|^2 p_s``; the gradient of ``|H_sj|^2`` is ``2 H_sj``.
     """
-    received = np.abs(channel) ** 2 * powers_w[None, :]
-    total = received.sum(axis=1) + noise_w
-    impairment = total - np.diag(received)  # interference plus noise, U_s
-    weight = powers_w[None, :] / total[:, None] - powers_w[None, :] / impairment[:, None]
-    np.fill_diagonal(weight, powers_w / total)
-    return 2.0 * channel * weight / LN2
+    signal, interference = stream_powers(channel, powers_w)
+    interference_noise = interference + noise_w
+    total = signal + interference_noise
+    weight = 1.0 / total[:, None] - (1.0 - np.eye(channel.shape[0])) / interference_noise[:, None]
+    return 2.0 * channel * powers_w[None, :] * weight / LN2
 
 
-@dataclass(frozen=True)
-class HmimoLink:
-    """The hops and the channel of one trial, and everything an optimiser evaluates on them.
+def rate_gradient(
+    link: HmimoLink, tx_phases: np.ndarray, rx_phases: np.ndarray, powers_w: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Rate and its gradients w.r.t. every TX and RX phase (Theorem 1) by an adjoint pass.
 
-    ``tx_hops``: ``Omega_T^1`` (``N x S``, antennas to layer 1), then ``Omega_T^l`` (``N x N``,
-    layer ``l-1`` to layer ``l``). ``rx_hops``: ``Omega_R^1`` (``S x M``, RX layer 1 to the
-    antennas), then ``Omega_R^k`` (``M x M``, RX layer ``k`` to layer ``k-1``), so that
-    ``V_R = Omega_R^1 Theta_R^1 ... Omega_R^K Theta_R^K`` (paper eq. (3)). ``channel``: ``H~``
-    (``M x N``). ``noise_w``: ``sigma^2``; ``budget_w``: ``P_t``.
+    With ``H = A diag(theta) B`` for one layer (``B`` the field arriving at the layer, ``A``
+    everything after it), ``dR/dtheta_n = sum_j (A^H G)[n, j] conj(B[n, j])`` where ``G`` is
+    :func:`rate_channel_gradient`. ``A^H G`` is carried backwards one hop at a time.
     """
+    forward_tx = tx_fields(link, tx_phases)
+    forward_rx = rx_fields(link, rx_phases, link.channel @ forward_tx[-1])
+    channel = forward_rx[-1]
+    g = rate_channel_gradient(channel, powers_w, link.noise_w)
 
-    tx_hops: tuple[np.ndarray, ...]
-    rx_hops: tuple[np.ndarray, ...]
-    channel: np.ndarray
-    noise_w: float
-    budget_w: float
+    grad_rx = np.empty(rx_phases.shape, dtype=complex)
+    adjoint = link.rx_hops[0].conj().T @ g  # C_1^H G, C_1 = Omega^1_R
+    for layer in range(len(link.rx_hops)):
+        grad_rx[layer] = np.einsum("ns,ns->n", adjoint, forward_rx[layer].conj())
+        if layer + 1 < len(link.rx_hops):
+            adjoint = link.rx_hops[layer + 1].conj().T @ (
+                rx_phases[layer].conj()[:, None] * adjoint
+            )
 
-    @property
-    def antennas(self) -> int:
-        return self.tx_hops[0].shape[1]
+    grad_tx = np.empty(tx_phases.shape, dtype=complex)
+    # A_L^H G = H~^H V_R^H G, where V_R^H G continues the RX adjoint through RX layer K.
+    adjoint = link.channel.conj().T @ (rx_phases[-1].conj()[:, None] * adjoint)
+    for layer in range(len(link.tx_hops) - 1, -1, -1):
+        grad_tx[layer] = np.einsum("ns,ns->n", adjoint, forward_tx[layer].conj())
+        if layer > 0:
+            adjoint = link.tx_hops[layer].conj().T @ (tx_phases[layer].conj()[:, None] * adjoint)
+    return rate_bps_hz(channel, powers_w, link.noise_w), grad_tx, grad_rx
 
-    @property
-    def tx_layers(self) -> int:
-        return len(self.tx_hops)
 
-    @property
-    def rx_layers(self) -> int:
-        return len(self.rx_hops)
+def _product(matrices: list[np.ndarray], size: int) -> np.ndarray:
+    """``matrices[0] @ matrices[1] @ ...``, the identity of ``size`` when empty."""
+    return reduce(np.matmul, matrices, np.eye(size, dtype=complex))
 
-    @property
-    def tx_atoms(self) -> int:
-        return self.tx_hops[0].shape[0]
 
-    @property
-    def rx_atoms(self) -> int:
-        return self.rx_hops[0].shape[1]
+def dense_rate_gradient(
+    link: HmimoLink, tx_phases: np.ndarray, rx_phases: np.ndarray, powers_w: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Reference of :func:`rate_gradient` multiplying out matrix products (benchmark only).
 
-    @property
-    def cascade(self) -> tuple[np.ndarray, ...]:
-        """``M_0 .. M_P`` of the module docstring, in propagation order."""
-        return (*self.tx_hops, self.channel, *reversed(self.rx_hops))
+    For every layer it forms ``A`` (everything after the layer) and ``B`` (the field before it)
+    from N x N products, as the paper's complexity analysis does: O(L^2 N^3).
+    """
+    (_, n_tx), (_, n_rx), antennas = link.tx_shape, link.rx_shape, link.antennas
+    tx_ops = [tx_phases[l][:, None] * link.tx_hops[l] for l in range(len(link.tx_hops))]
+    rx_ops = [link.rx_hops[k] * rx_phases[k][None, :] for k in range(len(link.rx_hops))]
+    v_t = _product(tx_ops[::-1], n_tx)
+    v_r = _product(rx_ops, antennas)
+    channel = v_r @ link.channel @ v_t
+    g = rate_channel_gradient(channel, powers_w, link.noise_w)
 
-    def cascade_phases(self, tx_phases: np.ndarray, rx_phases: np.ndarray) -> list[np.ndarray]:
-        """``phi_1 .. phi_P``: the TX layers 1..L, then the RX layers K..1."""
-        return [*tx_phases, *rx_phases[::-1]]
-
-    def split_cascade(self, values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Inverse of :meth:`cascade_phases`: ``(L x N, K x M)`` arrays in the paper's order."""
-        tx = np.array(values[: self.tx_layers])
-        rx = np.array(values[self.tx_layers :][::-1])
-        return tx, rx
-
-    def random_phases(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Independent uniformly distributed phases ``(L x N, K x M)``."""
-        tx = np.exp(2j * np.pi * rng.random((self.tx_layers, self.tx_atoms)))
-        rx = np.exp(2j * np.pi * rng.random((self.rx_layers, self.rx_atoms)))
-        return tx, rx
-
-    def forward_states(self, phases: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
-        """``Y_i`` (the field entering ``phi_i``, ``n_i x S``) for every phase, and ``H``."""
-        matrices = self.cascade
-        state = matrices[0]
-        states = []
-        for phase, matrix in zip(phases, matrices[1:], strict=True):
-            states.append(state)
-            state = matrix @ (phase[:, None] * state)
-        return states, state
-
-    def effective_channel(self, tx_phases: np.ndarray, rx_phases: np.ndarray) -> np.ndarray:
-        """``H = V_R H~ V_T`` (``S x S``, eq. (4)) by propagating the ``S`` antenna columns."""
-        return self.forward_states(self.cascade_phases(tx_phases, rx_phases))[1]
-
-    def rate_bps_hz(self, channel: np.ndarray, powers_w: np.ndarray) -> float:
-        """Rate (5) of the effective ``channel`` with ``powers_w`` and this link's noise."""
-        return rate_bps_hz(channel, powers_w, self.noise_w)
-
-    def phase_gradients(
-        self, phases: list[np.ndarray], states: list[np.ndarray], channel_gradient: np.ndarray
-    ) -> list[np.ndarray]:
-        """Adjoint pass: the Euclidean gradient w.r.t. every ``phi_i`` of a real function of H.
-
-        For ``H = A diag(phi_i) B`` (``B = Y_i``) and ``G = df/dRe H + j df/dIm H`` the gradient
-        is ``diag(A^H G B^H)``; ``A^H G`` is carried backwards through the cascade (Theorem 1).
-        """
-        matrices = self.cascade
-        adjoint = matrices[-1].conj().T @ channel_gradient
-        gradients: list[np.ndarray] = [np.empty(0)] * len(phases)
-        for i in range(len(phases) - 1, -1, -1):
-            gradients[i] = np.sum(adjoint * states[i].conj(), axis=1)
-            if i:
-                adjoint = matrices[i].conj().T @ (phases[i].conj()[:, None] * adjoint)
-        return gradients
-
-    def rate_and_gradient(
-        self, tx_phases: np.ndarray, rx_phases: np.ndarray, powers_w: np.ndarray
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        """Rate (5) and its Euclidean gradients ``(L x N, K x M)`` w.r.t. the phases (Theorem 1).
-
-        The gradient convention is ``df/dRe theta + j df/dIm theta`` (twice the Wirtinger
-        derivative w.r.t. ``conj(theta)``), the one Riemannian optimisers on the complex circle
-        expect. One forward and one backward pass: O((L N^2 + K M^2 + N M) S).
-        """
-        phases = self.cascade_phases(tx_phases, rx_phases)
-        states, channel = self.forward_states(phases)
-        gradient = rate_channel_gradient(channel, powers_w, self.noise_w)
-        tx_gradient, rx_gradient = self.split_cascade(
-            self.phase_gradients(phases, states, gradient)
-        )
-        return rate_bps_hz(channel, powers_w, self.noise_w), tx_gradient, rx_gradient
+    grad_tx = np.empty(tx_phases.shape, dtype=complex)
+    for l in range(len(tx_ops)):
+        before = link.tx_hops[l] if l == 0 else link.tx_hops[l] @ _product(tx_ops[:l][::-1], n_tx)
+        after = v_r @ link.channel @ _product(tx_ops[l + 1 :][::-1], n_tx)
+        grad_tx[l] = np.einsum("ns,ns->n", after.conj().T @ g, before.conj())
+    grad_rx = np.empty(rx_phases.shape, dtype=complex)
+    for k in range(len(rx_ops)):
+        before = _product(rx_ops[k + 1 :], n_rx) @ link.channel @ v_t
+        after = _product(rx_ops[:k], antennas) @ link.rx_hops[k]
+        grad_rx[k] = np.einsum("ns,ns->n", after.conj().T @ g, before.conj())
+    return rate_bps_hz(channel, powers_w, link.noise_w), grad_tx, grad_rx
