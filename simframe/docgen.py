@@ -77,13 +77,14 @@ def parameter_table(parameters: Iterable[Parameter]) -> str:
 
 
 def interfaces(cls: type[Component]) -> list[str]:
-    """The abstract classes ``cls`` implements beyond simframe's own bases (e.g. an interface
-    a system package defines for its phase optimisers)."""
+    """The interface classes ``cls`` implements beyond simframe's own bases: those declaring
+    abstract methods (e.g. the base a system package defines for its phase optimisers)."""
     own = {Component, SystemModel, object}
     return [
         f"{base.__module__}.{base.__qualname__}"
         for base in cls.__mro__[1:]
-        if base not in own and inspect.isabstract(base)
+        if base not in own
+        and any(getattr(v, "__isabstractmethod__", False) for v in vars(base).values())
     ]
 
 

@@ -1,21 +1,29 @@
 """A per-atom coordinate-ascent phase optimiser for ``sim_hmimo_link``.
 
-Written only against the system's published interface
-(:class:`simframe_hmimo.interfaces.HmimoPhaseOptimiser` and
-:class:`simframe_hmimo.link.HmimoLink`), as any third-party optimiser would be.
+Written only against the system's published interface, :mod:`simframe_hmimo.interfaces`
+(``HmimoPhaseOptimiser``, ``HmimoLink``, ``PhaseResult``), as any third-party optimiser would be.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from simframe_hmimo.interfaces import (
+    HmimoLink,
     HmimoPhaseOptimiser,
     HmimoPowerAllocator,
-    PhaseOptimisationResult,
+    PhaseResult,
 )
-from simframe_hmimo.link import HmimoLink
 
 from simframe import Parameter
+
+
+def cascade(link: HmimoLink) -> list[np.ndarray]:
+    """The link's matrices in propagation order, ``H = C_P diag(phi_P) ... C_1 diag(phi_1) C_0``.
+
+    ``C_0 .. C_{L-1}`` are the TX hops, ``C_L = H~``, then the RX hops from layer K to layer 1,
+    so that the phases ``phi`` are TX layers 1..L followed by RX layers K..1 (paper 000 eq. (4)).
+    """
+    return [*link.tx_hops, link.channel, *reversed(link.rx_hops)]
 
 
 def rates_bps_hz(channels: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
@@ -66,30 +74,29 @@ class CoordinateAscentPhases(HmimoPhaseOptimiser):
 
     def optimise(
         self, link: HmimoLink, allocator: HmimoPowerAllocator, rng: np.random.Generator
-    ) -> PhaseOptimisationResult:
+    ) -> PhaseResult:
         tx, rx = link.random_phases(rng)
-        phases = link.cascade_phases(tx, rx)
+        phases = [*tx, *rx[::-1]]  # views: the sweeps update tx and rx in place
         channel = link.effective_channel(tx, rx)
         powers = allocator.allocate(channel, link.noise_w, link.budget_w)
-        trace = [link.rate_bps_hz(channel, powers)]
+        trace = [float(rates_bps_hz(channel[None], powers, link.noise_w)[0])]
         grid = np.exp(2j * np.pi * np.arange(2**self.candidate_bits) / 2**self.candidate_bits)
         sweeps = 0
         while sweeps < self.max_sweeps:
             channel = self._sweep(link, phases, powers, grid)
-            powers = allocator.allocate(channel, link.noise_w, link.budget_w)
-            trace.append(link.rate_bps_hz(channel, powers))
+            powers = allocator.allocate(channel, link.noise_w, link.budget_w, initial_w=powers)
+            trace.append(float(rates_bps_hz(channel[None], powers, link.noise_w)[0]))
             sweeps += 1
             if trace[-1] - trace[-2] <= self.tolerance * abs(trace[-2]):
                 break
-        tx, rx = link.split_cascade(phases)
-        return PhaseOptimisationResult(tx, rx, powers, iterations=sweeps, objective_trace=trace)
+        return PhaseResult(tx, rx, powers, iterations=sweeps, objective_trace=tuple(trace))
 
     @staticmethod
     def _sweep(
         link: HmimoLink, phases: list[np.ndarray], powers: np.ndarray, grid: np.ndarray
     ) -> np.ndarray:
         """One pass over every atom, modifying ``phases`` in place; returns the new ``H``."""
-        matrices = link.cascade
+        matrices = cascade(link)
         # after[i]: the product of everything after phase i (A_i above), for the phases as
         # they are before the sweep; layers after i are only visited after layer i.
         after: list[np.ndarray] = [np.empty(0)] * len(phases)
@@ -99,7 +106,7 @@ class CoordinateAscentPhases(HmimoPhaseOptimiser):
             product = product @ (phases[i][:, None] * matrices[i])
         entering = matrices[0]  # B_i, the field entering phase i (n_i x S)
         channel = after[0] @ (phases[0][:, None] * entering)
-        rate = link.rate_bps_hz(channel, powers)
+        rate = rates_bps_hz(channel[None], powers, link.noise_w)[0]
         for i, phase in enumerate(phases):
             left = after[i]
             for n in range(phase.size):
