@@ -1,4 +1,4 @@
-"""What a third-party channel model, phase optimiser or power allocator of ``sim_hmimo_link`` implements.
+"""Interfaces of the channel models, phase optimisers and power allocators of ``sim_hmimo_link``.
 
 The system ``sim_hmimo_link`` (paper 000: a point-to-point HMIMO link with a stacked intelligent
 metasurface (SIM) on each side) fills three slots with components that subclass the bases below:

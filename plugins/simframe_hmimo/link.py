@@ -122,18 +122,18 @@ def dense_rate_gradient(
     from N x N products, as the paper's complexity analysis does: O(L^2 N^3).
     """
     (_, n_tx), (_, n_rx), antennas = link.tx_shape, link.rx_shape, link.antennas
-    tx_ops = [tx_phases[l][:, None] * link.tx_hops[l] for l in range(len(link.tx_hops))]
-    rx_ops = [link.rx_hops[k] * rx_phases[k][None, :] for k in range(len(link.rx_hops))]
+    tx_ops = [phases[:, None] * hop for phases, hop in zip(tx_phases, link.tx_hops, strict=True)]
+    rx_ops = [hop * phases[None, :] for phases, hop in zip(rx_phases, link.rx_hops, strict=True)]
     v_t = _product(tx_ops[::-1], n_tx)
     v_r = _product(rx_ops, antennas)
     channel = v_r @ link.channel @ v_t
     g = rate_channel_gradient(channel, powers_w, link.noise_w)
 
     grad_tx = np.empty(tx_phases.shape, dtype=complex)
-    for l in range(len(tx_ops)):
-        before = link.tx_hops[l] if l == 0 else link.tx_hops[l] @ _product(tx_ops[:l][::-1], n_tx)
-        after = v_r @ link.channel @ _product(tx_ops[l + 1 :][::-1], n_tx)
-        grad_tx[l] = np.einsum("ns,ns->n", after.conj().T @ g, before.conj())
+    for layer, hop in enumerate(link.tx_hops):
+        before = hop if layer == 0 else hop @ _product(tx_ops[:layer][::-1], n_tx)
+        after = v_r @ link.channel @ _product(tx_ops[layer + 1 :][::-1], n_tx)
+        grad_tx[layer] = np.einsum("ns,ns->n", after.conj().T @ g, before.conj())
     grad_rx = np.empty(rx_phases.shape, dtype=complex)
     for k in range(len(rx_ops)):
         before = _product(rx_ops[k + 1 :], n_rx) @ link.channel @ v_t
