@@ -132,3 +132,23 @@ def test_plugin_guide_component_validates_its_parameters():
         namespace["EveryOtherAtomOff"](tolerance=2.0)
     with pytest.raises(ParameterError, match="max_sweeps"):
         namespace["EveryOtherAtomOff"](max_sweeps=0)
+
+
+def test_plugin_guide_names_the_real_hmimo_interface():
+    """The contract the guide prints must match simframe_hmimo.interfaces (it changed once)."""
+    interfaces = pytest.importorskip("simframe_hmimo.interfaces")
+    contract = _tagged_block(PLUGIN_GUIDE, "hmimo-contract")
+    for name in re.findall(r"\b(Hmimo\w+|PhaseResult)\b", contract):
+        assert hasattr(interfaces, name), f"plugin guide names {name}, which does not exist"
+    link_members = re.search(r"link: HmimoLink(.*?)allocator:", contract, re.S).group(1)
+    link_members = re.sub(r"\([^)]*\)", "", link_members)  # names only, not their arguments
+    for member in re.findall(r"\b([a-z_]+)\b", link_members):
+        field = member in interfaces.HmimoLink.__dataclass_fields__
+        assert field or hasattr(interfaces.HmimoLink, member), f"HmimoLink has no {member}"
+    assert list(inspect.signature(interfaces.HmimoPhaseOptimiser.optimise).parameters) == [
+        "self", "link", "allocator", "rng",
+    ]  # fmt: skip
+    result_fields = list(interfaces.PhaseResult.__dataclass_fields__)
+    assert result_fields[:5] == [
+        "tx_phases", "rx_phases", "powers_w", "iterations", "objective_trace",
+    ]  # fmt: skip
