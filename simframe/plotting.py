@@ -146,6 +146,15 @@ def _figure(n_panels: int) -> tuple[Figure, list[Axes]]:
     return figure, flat[:n_panels]
 
 
+def _x_label(stats: xr.Dataset, x: str) -> str:
+    """The x dimension's label; a linked sweep names the parameters swept along with it."""
+    if x not in stats.coords:
+        return f"{x} index"
+    linked = [str(name) for name, coord in stats.coords.items() if name != x and coord.dims == (x,)]
+    label = axis_label(stats[x], x)
+    return f"{label}, linked with {', '.join(linked)}" if linked else label
+
+
 def _by_variant(data: xr.Dataset | xr.DataArray) -> list[tuple[str | None, Any]]:
     if "variant" not in data.dims:
         label = str(data["variant"].values) if "variant" in data.coords else None
@@ -189,7 +198,7 @@ def _mean_figure(dataset: xr.Dataset, variable: str, x: str | None, level: float
                 color=drawn.get_color(),
                 linewidth=0,
             )
-        ax.set_xlabel(axis_label(stats[x], x) if x in stats.coords else f"{x} index")
+        ax.set_xlabel(_x_label(stats, x))
         if np.issubdtype(np.asarray(xs).dtype, np.integer):
             ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(True, alpha=0.3)

@@ -87,3 +87,15 @@ def test_cli_writes_the_figure(toy_result, tmp_path, suffix):
     assert bad.exit_code != 0 and "DIM=VALUE" in bad.output
     missing = invoke("plot", str(toy_result), "-v", "nope")
     assert missing.exit_code == 2 and "rate_bps_hz" in missing.output
+
+
+def test_linked_sweep_names_the_parameters_swept_along(tmp_path):
+    scenario = tmp_path / "linked.toml"
+    scenario.write_text(
+        'title = "linked"\ntrials = 3\nseed = 1\n[system]\nmodel = "toy_link"\n'
+        "[sweep.linked.setting]\nsystem.snr_db = [0.0, 10.0]\nsystem.budget_w = [1.0, 2.0]\n"
+    )
+    out = tmp_path / "linked.nc"
+    assert invoke("run", str(scenario), "-o", str(out), "--workers", "1", "--quiet").exit_code == 0
+    (ax,) = plot_result(open_result(out)).axes
+    assert ax.get_xlabel() == "signal-to-noise ratio [dB], linked with budget_w"
