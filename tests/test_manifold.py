@@ -66,17 +66,21 @@ def test_rank_one_problem_reaches_the_analytic_optimum():
 
 
 def test_gradient_tolerance_stop_is_genuine():
-    """The reported gradient norm is the Riemannian gradient recomputed at the returned point."""
+    """The reported gradient norm is the Riemannian gradient recomputed at the returned point.
+
+    The default tolerance 1e-6 is resolvable for a cost of order one; 1e-8 is at the edge of
+    double precision here and ends with "no progress" depending on rounding (see the test below).
+    """
     rng = np.random.default_rng(3)
     size = 40
     matrix = random_hermitian(rng, size) / size
     problem = hermitian_quadratic_cost(matrix, (size,))
-    result = minimise_rlbfgs(problem, random_point(rng, size), gradient_tolerance=1e-8)
+    result = minimise_rlbfgs(problem, random_point(rng, size))
     assert result.stop_reason == "gradient tolerance"
     _, egrad = problem(result.point)
     recomputed = np.linalg.norm(project(result.point, egrad))
     assert recomputed == pytest.approx(result.gradient_norm, rel=1e-12)
-    assert recomputed <= 1e-8
+    assert recomputed <= 1e-6
     assert result.iterations < 1000
 
 

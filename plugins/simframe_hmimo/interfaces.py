@@ -155,7 +155,12 @@ class PhaseResult:
     ``powers_w`` (S,) are the stream powers that go with them (>= 0, summing to the budget);
     ``iterations`` counts the optimiser's outer iterations; ``objective_trace`` holds the
     objective after each iteration in ``objective_units`` (the rate in bit/s/Hz unless the
-    optimiser minimises something else, e.g. IMin's off-diagonal power in W).
+    optimiser minimises something else, e.g. IMin's off-diagonal power). The dataset holds the
+    trace as ``objective_trace`` when ``objective_key`` is ``"rate"`` and as
+    ``<objective_key>_trace`` otherwise (one unit per dataset variable), e.g. ``nmse_trace``.
+    ``channel_scale`` multiplies ``H`` before the rate is evaluated; it is 1 except for
+    optimisers that reproduce a published evaluation of a scaled channel (An et al.'s
+    ``alpha H``), and the dataset records it.
     """
 
     tx_phases: np.ndarray
@@ -165,6 +170,8 @@ class PhaseResult:
     objective_trace: Sequence[float] = field(default_factory=tuple)
     objective_units: str = "bit/s/Hz"
     objective_name: str = "achievable rate"
+    objective_key: str = "rate"
+    channel_scale: float = 1.0
 
 
 class HmimoChannelModel(Component):

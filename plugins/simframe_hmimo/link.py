@@ -40,8 +40,7 @@ def rx_fields(link: HmimoLink, rx_phases: np.ndarray, incoming: np.ndarray) -> l
 
 def effective_channel(link: HmimoLink, tx_phases: np.ndarray, rx_phases: np.ndarray) -> np.ndarray:
     """``H = V_R H~ V_T`` (paper eq. (4)) by column propagation."""
-    v_t = tx_fields(link, tx_phases)[-1]
-    return rx_fields(link, rx_phases, link.channel @ v_t)[-1]
+    return propagate(link, tx_phases, rx_phases)[1][-1]
 
 
 def stream_powers(channel: np.ndarray, powers_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -78,19 +77,38 @@ def rate_channel_gradient(channel: np.ndarray, powers_w: np.ndarray, noise_w: fl
 def rate_gradient(
     link: HmimoLink, tx_phases: np.ndarray, rx_phases: np.ndarray, powers_w: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Rate and its gradients w.r.t. every TX and RX phase (Theorem 1) by an adjoint pass.
-
-    With ``H = A diag(theta) B`` for one layer (``B`` the field arriving at the layer, ``A``
-    everything after it), ``dR/dtheta_n = sum_j (A^H G)[n, j] conj(B[n, j])`` where ``G`` is
-    :func:`rate_channel_gradient`. ``A^H G`` is carried backwards one hop at a time.
-    """
-    forward_tx = tx_fields(link, tx_phases)
-    forward_rx = rx_fields(link, rx_phases, link.channel @ forward_tx[-1])
+    """Rate eq. (5) and its gradients w.r.t. every TX and RX phase (Theorem 1), adjoint method."""
+    forward_tx, forward_rx = propagate(link, tx_phases, rx_phases)
     channel = forward_rx[-1]
     g = rate_channel_gradient(channel, powers_w, link.noise_w)
+    grad_tx, grad_rx = backpropagate(link, tx_phases, rx_phases, forward_tx, forward_rx, g)
+    return rate_bps_hz(channel, powers_w, link.noise_w), grad_tx, grad_rx
 
+
+def propagate(
+    link: HmimoLink, tx_phases: np.ndarray, rx_phases: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Forward pass: :func:`tx_fields` and :func:`rx_fields` (the last entry is ``H``)."""
+    forward_tx = tx_fields(link, tx_phases)
+    return forward_tx, rx_fields(link, rx_phases, link.channel @ forward_tx[-1])
+
+
+def backpropagate(
+    link: HmimoLink,
+    tx_phases: np.ndarray,
+    rx_phases: np.ndarray,
+    forward_tx: list[np.ndarray],
+    forward_rx: list[np.ndarray],
+    g: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients w.r.t. the phases of a real function of ``H`` whose gradient w.r.t. ``H`` is ``g``.
+
+    With ``H = A diag(theta) B`` for one layer (``B`` the field arriving at the layer, ``A``
+    everything after it), ``df/dtheta_n = sum_j (A^H g)[n, j] conj(B[n, j])``; ``A^H g`` is
+    carried backwards one hop at a time, O(L N^2 S + K M^2 S) in all.
+    """
     grad_rx = np.empty(rx_phases.shape, dtype=complex)
-    adjoint = link.rx_hops[0].conj().T @ g  # C_1^H G, C_1 = Omega^1_R
+    adjoint = link.rx_hops[0].conj().T @ g  # C_1^H g with C_1 = Omega^1_R
     for layer in range(len(link.rx_hops)):
         grad_rx[layer] = np.einsum("ns,ns->n", adjoint, forward_rx[layer].conj())
         if layer + 1 < len(link.rx_hops):
@@ -99,13 +117,13 @@ def rate_gradient(
             )
 
     grad_tx = np.empty(tx_phases.shape, dtype=complex)
-    # A_L^H G = H~^H V_R^H G, where V_R^H G continues the RX adjoint through RX layer K.
+    # A_L^H g = H~^H V_R^H g, where V_R^H g continues the RX adjoint through RX layer K.
     adjoint = link.channel.conj().T @ (rx_phases[-1].conj()[:, None] * adjoint)
     for layer in range(len(link.tx_hops) - 1, -1, -1):
         grad_tx[layer] = np.einsum("ns,ns->n", adjoint, forward_tx[layer].conj())
         if layer > 0:
             adjoint = link.tx_hops[layer].conj().T @ (tx_phases[layer].conj()[:, None] * adjoint)
-    return rate_bps_hz(channel, powers_w, link.noise_w), grad_tx, grad_rx
+    return grad_tx, grad_rx
 
 
 def _product(matrices: list[np.ndarray], size: int) -> np.ndarray:

@@ -1,0 +1,111 @@
+"""Stream power allocators of ``sim_hmimo_link``: equal, water-filling and WMMSE."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simframe import Parameter
+from simframe_hmimo.interfaces import HmimoPowerAllocator
+from simframe_hmimo.link import rate_bps_hz
+
+
+def water_filling(gains: np.ndarray, budget_w: float) -> np.ndarray:
+    """``p_s = max(0, mu - 1/g_s)`` with ``sum p_s = budget_w``, for SNR gains ``g_s`` per watt.
+
+    Exact: the water level comes from the sorted gains, no iteration. Streams with zero gain get
+    no power (unless every gain is zero: then equal power).
+    """
+    gains = np.asarray(gains, dtype=float)
+    if not np.any(gains > 0):
+        return np.full(gains.shape, budget_w / gains.size)
+    order = np.argsort(gains)[::-1]
+    inverse = np.full(gains.shape, np.inf)
+    inverse[gains > 0] = 1.0 / gains[gains > 0]
+    sorted_inverse = inverse[order]
+    powers = np.zeros(gains.shape)
+    for active in range(np.count_nonzero(gains > 0), 0, -1):
+        level = (budget_w + sorted_inverse[:active].sum()) / active
+        if level > sorted_inverse[active - 1]:
+            powers[order[:active]] = level - sorted_inverse[:active]
+            break
+    return powers
+
+
+class EqualPower(HmimoPowerAllocator):
+    """Equal power on every stream, ``p_s = P_t / S``."""
+
+    name = "equal_power"
+
+    def allocate(self, channel, noise_w, budget_w, initial_w=None):
+        return np.full(channel.shape[0], budget_w / channel.shape[0])
+
+
+class WaterFilling(HmimoPowerAllocator):
+    """Water-filling on ``|H_ss|^2 / sigma^2``, ignoring interference (Algorithm 2, step 6)."""
+
+    name = "water_filling"
+
+    def allocate(self, channel, noise_w, budget_w, initial_w=None):
+        return water_filling(np.abs(np.diag(channel)) ** 2 / noise_w, budget_w)
+
+
+class Wmmse(HmimoPowerAllocator):
+    """WMMSE power allocation for (P4) (Shi et al. 2011), sum power equal to ``P_t``.
+
+    With ``v_s = sqrt(p_s)``: ``u_s = H_ss v_s / (sum_j |H_sj|^2 v_j^2 + sigma^2)``,
+    ``w_s = 1 / (1 - conj(u_s) H_ss v_s)``,
+    ``v_s = Re(w_s conj(u_s) H_ss) / (sum_k w_k |u_k|^2 |H_ks|^2 + mu)``, ``mu >= 0`` by bisection
+    so that ``sum v_s^2 <= P_t``. Scaling every power up never lowers a SINR of eq. (5), so a
+    solution below the budget is scaled up to it. Returns the best iterate by rate.
+    """
+
+    name = "wmmse"
+    parameters = (
+        Parameter("max_iterations", int, 100, help="WMMSE iterations at most", minimum=1),
+        Parameter("tolerance", float, 1e-6, "1", "stop at this relative rate change", minimum=0),
+    )
+
+    def allocate(self, channel, noise_w, budget_w, initial_w=None):
+        streams = channel.shape[0]
+        start = np.full(streams, budget_w / streams) if initial_w is None else initial_w
+        v = np.sqrt(np.maximum(start, 0.0))
+        gains = np.abs(channel) ** 2
+        direct = np.diag(channel)
+        best_powers, best_rate = v**2, rate_bps_hz(channel, v**2, noise_w)
+        previous = best_rate
+        for _ in range(self.max_iterations):
+            u = direct * v / (gains @ v**2 + noise_w)
+            w = 1.0 / np.maximum(1.0 - (np.conj(u) * direct * v).real, 1e-300)
+            numerator = np.maximum((w * np.conj(u) * direct).real, 0.0)
+            denominator = (w * np.abs(u) ** 2) @ gains
+            v = _budgeted(numerator, denominator, budget_w)
+            rate = rate_bps_hz(channel, v**2, noise_w)
+            if rate > best_rate:
+                best_powers, best_rate = v**2, rate
+            if abs(rate - previous) <= self.tolerance * max(abs(rate), 1e-12):
+                break
+            previous = rate
+        return best_powers * (budget_w / best_powers.sum())
+
+
+def _budgeted(numerator: np.ndarray, denominator: np.ndarray, budget_w: float) -> np.ndarray:
+    """``v = numerator / (denominator + mu)`` with the smallest ``mu >= 0`` meeting the budget,
+    then scaled up to spend the whole budget."""
+
+    def power(mu: float) -> float:
+        return float(np.sum((numerator / (denominator + mu)) ** 2))
+
+    if power(0.0) > budget_w:
+        low, high = 0.0, 1.0
+        while power(high) > budget_w:
+            high *= 2.0
+        for _ in range(100):
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if power(middle) > budget_w else (low, middle)
+        v = numerator / (denominator + high)
+    else:
+        v = numerator / denominator
+    total = float(np.sum(v**2))
+    if total <= 0.0:
+        return np.full(numerator.shape, np.sqrt(budget_w / numerator.size))
+    return v * np.sqrt(budget_w / total)

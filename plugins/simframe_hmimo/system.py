@@ -1,0 +1,203 @@
+"""``sim_hmimo_link``: a point-to-point HMIMO link with a SIM on each side (paper 000)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from simframe_metasurface.geometry import (
+    layer_stack,
+    perfect_square_problem,
+    uniform_linear_array,
+    wavelength_m,
+)
+from simframe_metasurface.propagation import stack_hops
+
+from simframe import ComponentKind, Metric, Parameter, Slot, SystemModel
+from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry, HmimoLink
+from simframe_hmimo.link import rate_bps_hz, sinr, stream_powers
+from simframe_hmimo.power import water_filling
+
+
+def dbm_to_w(power_dbm: float) -> float:
+    return 10.0 ** (power_dbm / 10.0) / 1000.0
+
+
+def digital_rate_bps_hz(
+    channel: np.ndarray, streams: int, noise_w: float, budget_w: float
+) -> float:
+    """Digital benchmark: water-filling over the ``streams`` largest singular values of ``H~``."""
+    gains = np.linalg.svd(channel, compute_uv=False)[:streams] ** 2 / noise_w
+    return float(np.sum(np.log2(1.0 + gains * water_filling(gains, budget_w))))
+
+
+def trace_name(objective_key: str) -> str:
+    """Dataset variable of an optimiser's trace: ``objective_trace`` for the rate."""
+    return "objective_trace" if objective_key == "rate" else f"{objective_key}_trace"
+
+
+class SimHmimoLink(SystemModel):
+    """Point-to-point HMIMO link with a stacked intelligent metasurface at TX and RX (paper 000).
+
+    ``H = V_R H~ V_T`` (eq. (4)); ``V_T``/``V_R`` chain the hops of the propagation slot (eq.
+    (1) by default) and the phases of the phase slot; ``H~`` comes from the channel slot. Stream
+    ``s`` leaves TX antenna ``s`` and is detected at RX antenna ``s``; the rate is eq. (5) with
+    the powers of the phase optimiser (computed by the power slot). Both SIMs have the same
+    thickness ``thickness_m`` (D_T = D_R, as in the paper's figures); layer spacing D/L and
+    D/K, the antenna array one spacing in front of layer 1 (spec sim-hmimo.md). The RX SIM is
+    the mirror image of the TX SIM, so its hops are the transposed TX-style hops.
+
+    Passivity: for layer spacings below about lambda/2, eq. (1) gives hops with spectral norm
+    above 1 (energy gain). ``warnings()`` says so and every trial records
+    ``max_hop_spectral_norm``; ``propagation = { passive = true }`` scales such hops to norm 1.
+    """
+
+    name = SYSTEM_NAME
+    parameters = (
+        Parameter("carrier_frequency_hz", float, 6e9, "Hz", "carrier frequency", minimum=1.0),
+        Parameter("antennas", int, 4, help="antennas S on each side (= streams)", minimum=1),
+        Parameter(
+            "tx_atoms",
+            int,
+            100,
+            help="meta-atoms N per TX layer (square)",
+            minimum=1,
+            check=perfect_square_problem,
+        ),
+        Parameter(
+            "rx_atoms",
+            int,
+            100,
+            help="meta-atoms M per RX layer (square)",
+            minimum=1,
+            check=perfect_square_problem,
+        ),
+        Parameter("tx_layers", int, 7, help="TX metasurface layers L", minimum=1),
+        Parameter("rx_layers", int, 7, help="RX metasurface layers K", minimum=1),
+        Parameter("thickness_m", float, 0.1, "m", "thickness of each SIM, D_T = D_R", minimum=1e-6),
+        Parameter("tx_power_dbm", float, 20.0, "dBm", "total transmit power P_t"),
+        Parameter("noise_power_dbm", float, -110.0, "dBm", "noise power sigma^2"),
+    )
+    slots = {
+        "channel": Slot(
+            ComponentKind.CHANNEL_MODEL, "correlated_rayleigh", "channel H~ between SIMs"
+        ),
+        "propagation": Slot(
+            ComponentKind.PROPAGATION_MODEL, "rayleigh_sommerfeld", "hops inside each SIM"
+        ),
+        "phases": Slot(ComponentKind.PHASE_OPTIMISER, "hybrid", "meta-atom phase optimiser"),
+        "power": Slot(ComponentKind.POWER_ALLOCATOR, "wmmse", "stream power allocator"),
+    }
+    optional_outputs = {
+        "channel": "the channel H~ between the SIMs (complex, rx_atom x tx_atom)",
+        "effective_channel": "the effective channel H (complex, stream x antenna)",
+        "phases": "TX and RX meta-atom coefficients (complex, layer x atom)",
+        "powers": "the stream powers in W",
+    }
+    references = (
+        "paper 000: 'Scaling Achievable Rates in SIM-aided MIMO Systems with Metasurface "
+        "Layers: A Hybrid Optimization Framework'; An et al., JSAC 2023 (PG benchmark)"
+    )
+
+    def __init__(self, components, **params):
+        super().__init__(components, **params)
+        wavelength = wavelength_m(self.carrier_frequency_hz)
+        spacing, area = wavelength / 2.0, wavelength**2 / 4.0
+        antennas = uniform_linear_array(self.antennas, spacing)
+        tx_layers = layer_stack(self.tx_atoms, self.tx_layers, self.thickness_m, spacing)
+        rx_layers = layer_stack(self.rx_atoms, self.rx_layers, self.thickness_m, spacing)
+        propagation = components["propagation"]
+        tx = stack_hops(propagation, antennas, tx_layers, wavelength, area)
+        rx = stack_hops(propagation, antennas, rx_layers, wavelength, area)
+        self.tx_hops = tx.hops
+        self.rx_hops = tuple(hop.T for hop in rx.hops)
+        self.hop_spectral_norms = np.concatenate([tx.spectral_norms, rx.spectral_norms])
+        self.geometry = HmimoGeometry(
+            wavelength, antennas, tuple(tx_layers), antennas, tuple(rx_layers)
+        )
+        self.draw_channel = components["channel"].sampler(self.geometry)
+        self.noise_w = dbm_to_w(self.noise_power_dbm)
+        self.budget_w = dbm_to_w(self.tx_power_dbm)
+
+    def warnings(self) -> list[str]:
+        largest = float(self.hop_spectral_norms.max())
+        if largest <= 1.0:
+            return []
+        return [
+            f"a SIM hop has spectral norm {largest:.4g} > 1: the modelled layers amplify energy "
+            f"(layer spacing {self.thickness_m / max(self.tx_layers, self.rx_layers):.4g} m vs "
+            f"lambda/2 = {self.geometry.wavelength_m / 2:.4g} m), so part of any rate gain with "
+            "more layers is this gain; set `passive = true` in [propagation] for a passive SIM"
+        ]
+
+    def estimate_memory_bytes(self) -> int:
+        hops = self.tx_layers * self.tx_atoms**2 + self.rx_layers * self.rx_atoms**2
+        return 16 * 4 * (hops + 3 * self.tx_atoms * self.rx_atoms)
+
+    def draw(self, rng):
+        return self.draw_channel(rng)
+
+    def simulate(self, realisation, trial):
+        link = HmimoLink(self.tx_hops, self.rx_hops, realisation, self.noise_w, self.budget_w)
+        power = self.components["power"]
+        start = time.perf_counter()
+        result = self.components["phases"].optimise(link, power, trial.rng)
+        runtime_s = time.perf_counter() - start
+        phases = {"tx": result.tx_phases.copy(), "rx": result.rx_phases.copy()}
+        trial.phases_configured(phases)
+        channel = result.channel_scale * link.effective_channel(phases["tx"], phases["rx"])
+        powers = result.powers_w
+        if not all(
+            np.array_equal(phases[k], v)
+            for k, v in (("tx", result.tx_phases), ("rx", result.rx_phases))
+        ):
+            powers = power.allocate(channel, self.noise_w, self.budget_w, initial_w=powers)
+        _, interference = stream_powers(channel, powers)
+        metrics = {
+            "rate_bps_hz": Metric(
+                rate_bps_hz(channel, powers, self.noise_w), "bit/s/Hz", "achievable rate, eq. (5)"
+            ),
+            "sinr": Metric(
+                sinr(channel, powers, self.noise_w), "1", "SINR per stream (linear)", ("stream",)
+            ),
+            "interference_w": Metric(
+                interference, "W", "inter-stream interference power per stream", ("stream",)
+            ),
+            "digital_rate_bps_hz": Metric(
+                digital_rate_bps_hz(realisation, self.antennas, self.noise_w, self.budget_w),
+                "bit/s/Hz",
+                "digital benchmark: water-filling over the S largest singular values of H~",
+            ),
+            "iterations": Metric(result.iterations, "1", "phase optimiser iterations"),
+            trace_name(result.objective_key): Metric(
+                np.asarray(result.objective_trace, dtype=float),
+                result.objective_units,
+                f"phase optimiser objective: {result.objective_name}",
+                ("iteration",),
+            ),
+            "max_hop_spectral_norm": Metric(
+                float(self.hop_spectral_norms.max()),
+                "1",
+                "largest spectral norm of any SIM hop (> 1: not passive)",
+            ),
+            "rate_channel_scale": Metric(
+                result.channel_scale, "1", "scale of H the rate is evaluated on (1: unscaled)"
+            ),
+            "runtime_s": Metric(runtime_s, "s", "phase optimiser wall-clock time", timing=True),
+        }
+        if trial.stores("channel"):
+            metrics["channel"] = Metric(realisation, "1", "channel H~", ("rx_atom", "tx_atom"))
+        if trial.stores("effective_channel"):
+            metrics["effective_channel"] = Metric(
+                channel, "1", "effective channel H", ("stream", "antenna")
+            )
+        if trial.stores("phases"):
+            metrics["tx_phases"] = Metric(
+                phases["tx"], "1", "TX coefficients", ("tx_layer", "tx_atom")
+            )
+            metrics["rx_phases"] = Metric(
+                phases["rx"], "1", "RX coefficients", ("rx_layer", "rx_atom")
+            )
+        if trial.stores("powers"):
+            metrics["powers_w"] = Metric(powers, "W", "stream powers", ("stream",))
+        return metrics

@@ -1,0 +1,121 @@
+"""IMin, RMax, Hybrid and the PG benchmark on small random links."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from simframe_hmimo.imin import InterferenceMinimisation, off_diagonal_power
+from simframe_hmimo.power import WaterFilling, Wmmse
+from simframe_hmimo.projected_gradient import ProjectedGradientFit
+from simframe_hmimo.random_phases import RandomPhases
+from simframe_hmimo.rmax import HybridOptimisation, RateMaximisation
+
+from tests.hmimo.links import random_link
+
+OPTIMISERS = [
+    RandomPhases(),
+    InterferenceMinimisation(max_sweeps=5),
+    RateMaximisation(max_outer_iterations=3, inner_iterations=10),
+    HybridOptimisation(max_outer_iterations=2, inner_iterations=10, imin_max_sweeps=3),
+    ProjectedGradientFit(restarts_per_layer=1, max_iterations=10),
+]
+small_sizes = st.tuples(
+    st.integers(2, 4), st.integers(2, 9), st.integers(2, 9), st.integers(1, 3), st.integers(1, 3)
+)
+
+
+@pytest.mark.parametrize("optimiser", OPTIMISERS, ids=lambda o: o.name)
+@settings(max_examples=8, deadline=None)
+@given(sizes=small_sizes, seed=st.integers(0, 2**32 - 1))
+def test_phases_are_unit_modulus_and_powers_valid(optimiser, sizes, seed):
+    rng = np.random.default_rng(seed)
+    link = random_link(rng, *sizes)
+    result = optimiser.optimise(link, Wmmse(), rng)
+    assert result.tx_phases.shape == link.tx_shape and result.rx_phases.shape == link.rx_shape
+    np.testing.assert_allclose(np.abs(result.tx_phases), 1.0, atol=1e-12)
+    np.testing.assert_allclose(np.abs(result.rx_phases), 1.0, atol=1e-12)
+    assert np.all(result.powers_w >= 0) and np.isclose(result.powers_w.sum(), link.budget_w)
+
+
+@settings(max_examples=15, deadline=None)
+@given(sizes=small_sizes, seed=st.integers(0, 2**32 - 1))
+def test_imin_off_diagonal_power_falls_monotonically(sizes, seed):
+    rng = np.random.default_rng(seed)
+    link = random_link(rng, *sizes)
+    result = InterferenceMinimisation(max_sweeps=8, tolerance=0.0).optimise(
+        link, WaterFilling(), rng
+    )
+    trace = np.array(result.objective_trace)
+    assert np.all(np.diff(trace) <= 1e-12 * trace[0])
+    channel = link.effective_channel(result.tx_phases, result.rx_phases)
+    assert np.isclose(off_diagonal_power(channel), trace[-1], rtol=1e-9)
+
+
+def test_imin_single_atom_update_is_the_closed_form_minimum():
+    """Rotating any one atom away from IMin's choice never lowers the off-diagonal power."""
+    rng = np.random.default_rng(11)
+    link = random_link(rng, 3, 4, 4, 2, 1)
+    result = InterferenceMinimisation(max_sweeps=50, tolerance=0.0).optimise(
+        link, WaterFilling(), rng
+    )
+    base = off_diagonal_power(link.effective_channel(result.tx_phases, result.rx_phases))
+    for n in range(4):
+        for angle in np.linspace(0.1, 2 * np.pi - 0.1, 7):
+            rx = result.rx_phases.copy()
+            rx[0, n] *= np.exp(1j * angle)
+            assert off_diagonal_power(link.effective_channel(result.tx_phases, rx)) >= base * (
+                1 - 1e-6
+            )
+
+
+@settings(max_examples=8, deadline=None)
+@given(sizes=small_sizes, seed=st.integers(0, 2**32 - 1))
+def test_rmax_never_lowers_the_rate(sizes, seed):
+    rng = np.random.default_rng(seed)
+    link = random_link(rng, *sizes)
+    result = RateMaximisation(max_outer_iterations=4, inner_iterations=15, tolerance=0.0).optimise(
+        link, Wmmse(), rng
+    )
+    trace = np.array(result.objective_trace)
+    assert np.all(np.diff(trace) >= -1e-9)
+    assert np.isclose(
+        trace[-1], link.rate_bps_hz(result.tx_phases, result.rx_phases, result.powers_w)
+    )
+
+
+def test_rmax_improves_on_its_random_start():
+    rng = np.random.default_rng(5)
+    link = random_link(rng, 4, 16, 16, 2, 2)
+    result = RateMaximisation().optimise(link, Wmmse(), rng)
+    assert result.objective_trace[-1] > result.objective_trace[0] + 1.0
+
+
+@settings(max_examples=8, deadline=None)
+@given(sizes=small_sizes, seed=st.integers(0, 2**32 - 1))
+def test_hybrid_is_at_least_imin_on_the_same_trial(sizes, seed):
+    link = random_link(np.random.default_rng(seed), *sizes)
+    imin = InterferenceMinimisation(max_sweeps=5).optimise(
+        link, WaterFilling(), np.random.default_rng(seed + 1)
+    )
+    hybrid = HybridOptimisation(
+        imin_max_sweeps=5, max_outer_iterations=2, inner_iterations=10
+    ).optimise(link, Wmmse(), np.random.default_rng(seed + 1))
+    imin_rate = link.rate_bps_hz(imin.tx_phases, imin.rx_phases, imin.powers_w)
+    hybrid_rate = link.rate_bps_hz(hybrid.tx_phases, hybrid.rx_phases, hybrid.powers_w)
+    assert hybrid_rate >= imin_rate - 1e-9
+
+
+def test_pg_fit_lowers_the_nmse_and_scaled_rate_is_flagged():
+    rng = np.random.default_rng(2)
+    link = random_link(rng, 2, 9, 9, 2, 2)
+    plain = ProjectedGradientFit(restarts_per_layer=2).optimise(
+        link, WaterFilling(), np.random.default_rng(1)
+    )
+    scaled = ProjectedGradientFit(restarts_per_layer=2, scaled_rate=True).optimise(
+        link, WaterFilling(), np.random.default_rng(1)
+    )
+    assert plain.objective_trace[-1] < plain.objective_trace[0]
+    assert plain.channel_scale == 1.0 and scaled.channel_scale != 1.0
+    np.testing.assert_array_equal(plain.tx_phases, scaled.tx_phases)
