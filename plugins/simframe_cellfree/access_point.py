@@ -1,0 +1,108 @@
+"""The receive front end of an AP: its antennas and, optionally, the SIM in front of them.
+
+Paper 003 Section II-A: ``G_l = Theta^Q W^Q ... Theta^2 W^2 Theta^1 W^1`` (``M x N``) maps the
+field on the outer layer to the N antennas as ``g_lk = G_l^T h_lk``. Every AP has the same SIM
+geometry, so the hops ``W^q`` are computed once and shared; only the phases differ per AP.
+Without a SIM (conventional cell-free), ``G_l = I_N`` and the correlation is over the antennas.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simframe_metasurface.correlation import sinc_correlation
+from simframe_metasurface.geometry import uniform_linear_array
+from simframe_metasurface.propagation import PropagationModel, stack_hops
+
+
+def layer_grid_shape(atoms: int) -> tuple[int, int]:
+    """``(rows, columns)`` of the most nearly square grid with ``atoms`` elements.
+
+    The paper uses square layers; Fig. 3 (a fixed total of 1200 meta-atoms shared by L APs)
+    needs counts such as 30 that are not squares, which we lay out as 5 x 6.
+    """
+    rows = max(d for d in range(1, math.isqrt(atoms) + 1) if atoms % d == 0)
+    return rows, atoms // rows
+
+
+def planar_layer(atoms: int, spacing_m: float, z_m: float) -> np.ndarray:
+    """``(atoms, 3)`` positions of a rows x columns grid centred on the z axis, x fastest."""
+    rows, columns = layer_grid_shape(atoms)
+    x = (np.arange(columns) - (columns - 1) / 2) * spacing_m
+    y = (np.arange(rows) - (rows - 1) / 2) * spacing_m
+    xx, yy = np.meshgrid(x, y, indexing="xy")
+    return np.column_stack([xx.ravel(), yy.ravel(), np.full(atoms, z_m)])
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """Shared geometry of every AP's front end.
+
+    ``hops`` are ``W^1 (M x N), W^2, ..., W^Q (M x M)`` (empty without a SIM);
+    ``outer_positions_m`` the elements the UE channel impinges on (outer layer, or antennas);
+    ``correlation`` the sinc correlation ``R`` over those elements.
+    """
+
+    hops: tuple[np.ndarray, ...]
+    outer_positions_m: np.ndarray
+    correlation: np.ndarray
+    antennas: int
+
+    @property
+    def has_sim(self) -> bool:
+        return bool(self.hops)
+
+    @property
+    def layers(self) -> int:
+        return len(self.hops)
+
+    @property
+    def atoms(self) -> int:
+        return self.hops[0].shape[0] if self.hops else 0
+
+    def transfer(self, phases_rad: np.ndarray) -> np.ndarray:
+        """``G_l`` for phases ``(..., Q, M)`` in radians, shape ``(..., M, N)`` (spec, SIM).
+
+        Without a SIM, ``I_N`` broadcast to the leading shape of ``phases_rad[..., 0, 0]``.
+        """
+        if not self.has_sim:
+            return np.broadcast_to(np.eye(self.antennas, dtype=complex), (*phases_rad.shape[:-2],
+                                   self.antennas, self.antennas))
+        field = self.hops[0]
+        for layer, hop in enumerate(self.hops):
+            if layer > 0:
+                field = hop @ field
+            field = np.exp(1j * phases_rad[..., layer, :])[..., :, None] * field
+        return field
+
+    def spatial_covariance(self, transfer: np.ndarray) -> np.ndarray:
+        """``G^T R G^*`` ``(..., N, N)``: the through-SIM correlation up to ``beta/(kappa+1)``."""
+        return np.swapaxes(transfer, -1, -2) @ (self.correlation @ transfer.conj())
+
+
+def build_front_end(
+    antennas: int,
+    sim: bool,
+    layers: int,
+    atoms: int,
+    wavelength_m: float,
+    atom_spacing_m: float,
+    thickness_m: float,
+    propagation: PropagationModel,
+) -> FrontEnd:
+    """Antennas as a half-wavelength ULA at z = 0; SIM layers at z = q T / Q (q = 1..Q)."""
+    antenna_positions = uniform_linear_array(antennas, wavelength_m / 2)
+    if not sim:
+        return FrontEnd((), antenna_positions, sinc_correlation(antenna_positions, wavelength_m),
+                        antennas)
+    gap = thickness_m / layers
+    layer_positions = [planar_layer(atoms, atom_spacing_m, gap * q) for q in range(1, layers + 1)]
+    hops = stack_hops(
+        propagation, antenna_positions, layer_positions, wavelength_m, atom_spacing_m**2
+    ).hops
+    return FrontEnd(
+        hops, layer_positions[-1], sinc_correlation(layer_positions[-1], wavelength_m), antennas
+    )

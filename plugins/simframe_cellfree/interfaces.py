@@ -1,0 +1,75 @@
+"""Interfaces of the components that fill the slots of ``sim_cellfree_uplink``.
+
+Third-party authors subclass these to plug their own setup, pilot scheme, SIM phase optimiser or
+power allocator into the SIM-enhanced cell-free uplink of paper 003, and register the class
+through the matching ``simframe_*`` hook (``systems`` is inherited from these bases).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simframe import Component, ComponentKind
+
+if TYPE_CHECKING:
+    from simframe_cellfree.network import LargeScaleFading
+    from simframe_cellfree.uplink import UplinkProblem
+
+SYSTEM = "sim_cellfree_uplink"
+
+
+class CellFreeSetup(Component, abc.ABC):
+    """Draws AP and UE positions and the large-scale fading of one network realisation."""
+
+    kind = ComponentKind.CHANNEL_MODEL
+    systems = (SYSTEM,)
+
+    @abc.abstractmethod
+    def draw(self, rng: np.random.Generator, aps: int, ues: int) -> LargeScaleFading: ...
+
+
+class CellFreePilotScheme(Component, abc.ABC):
+    """Assigns one of ``tau_p`` orthogonal pilots to every UE."""
+
+    kind = ComponentKind.PILOT_SCHEME
+    systems = (SYSTEM,)
+
+    @abc.abstractmethod
+    def assign(
+        self, problem: UplinkProblem, phases_rad: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Pilot index per UE ``(K,)`` in ``[0, tau_p)``, given the SIM phases in force."""
+
+
+@dataclass(frozen=True)
+class PhaseDesign:
+    """SIM phases ``(L, Q, M)`` in radians and the objective after each sweep (bit/s/Hz)."""
+
+    phases_rad: np.ndarray
+    objective_trace: np.ndarray
+
+
+class CellFreePhaseOptimiser(Component, abc.ABC):
+    """Chooses the SIM phases of every AP from statistical CSI (the closed form)."""
+
+    kind = ComponentKind.PHASE_OPTIMISER
+    systems = (SYSTEM,)
+
+    @abc.abstractmethod
+    def optimise(
+        self, problem: UplinkProblem, initial_rad: np.ndarray, rng: np.random.Generator
+    ) -> PhaseDesign: ...
+
+
+class CellFreePowerAllocator(Component, abc.ABC):
+    """Chooses the UEs' data powers in ``[0, p_max]`` W for fixed phases and pilots."""
+
+    kind = ComponentKind.POWER_ALLOCATOR
+    systems = (SYSTEM,)
+
+    @abc.abstractmethod
+    def allocate(self, problem: UplinkProblem, phases_rad: np.ndarray) -> np.ndarray: ...
