@@ -17,6 +17,7 @@ dimension at most; fix the others with ``select``). Needs matplotlib (``pip inst
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 
 KINDS = ("auto", "mean", "cdf")
 MAX_PANELS = 12
+LOG_SPAN = 100.0  # positive data spanning more than this factor get a logarithmic axis
+LOG_DECADES = 8  # ... showing at most this many decades below the largest value
+TITLE_WIDTH = 70
 RATE_UNITS = ("bit/s/Hz",)
 _FIXED = "simframe_plot_fixed_dims"  # attribute naming the dims a selection fixed (titles)
 
@@ -204,14 +208,12 @@ def _mean_figure(dataset: xr.Dataset, variable: str, x: str | None, level: float
         ax.grid(True, alpha=0.3)
         if panel_dim:
             ax.set_title(_panel_title(dataset, panel_dim, panel_value), fontsize="medium")
-    y = axis_label(dataset[variable], variable)
-    if averaged:
-        y = f"{y}, averaged over {', '.join(averaged)}"
-    axes[0].set_ylabel(y)
+    axes[0].set_ylabel(axis_label(dataset[variable], variable))
     _legend(axes[0])
     figure.suptitle(
         f"{_title(dataset, variable)}\n"
-        f"mean and {level:.0%} confidence interval over {trials} trials",
+        + (f"averaged over {', '.join(averaged)} in each trial; " if averaged else "")
+        + f"mean and {level:.0%} confidence interval over {trials} trials",
         fontsize="medium",
     )
     return figure
@@ -232,6 +234,11 @@ def _cdf_figure(dataset: xr.Dataset, variable: str) -> Figure:
         ax.grid(True, alpha=0.3)
         if panel_dim:
             ax.set_title(_panel_title(dataset, panel_dim, panel_value), fontsize="medium")
+    if log := _log_axis(cdf["value"].values):
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_xlim(log[0] / 2, log[2] * 2)
+            ax.set_xlabel(f"{ax.get_xlabel()}\n({log[1]})")
     axes[0].set_ylabel("empirical CDF")
     _legend(axes[0])
     samples = int(np.prod([dataset.sizes[d] for d in pooled]))
@@ -242,15 +249,32 @@ def _cdf_figure(dataset: xr.Dataset, variable: str) -> Figure:
     return figure
 
 
+def _log_axis(values: np.ndarray) -> tuple[float, str, float] | None:
+    """``(lower limit, note, largest value)`` when non-negative data span more than LOG_SPAN.
+
+    Such data need a logarithmic axis to be read; it shows at most LOG_DECADES decades below
+    the largest value, and the note says when smaller values (or zeros) are cut off.
+    """
+    finite = values[np.isfinite(values)]
+    positive = finite[finite > 0]
+    if positive.size < 2 or finite.min() < 0 or positive.max() / positive.min() <= LOG_SPAN:
+        return None
+    lower = max(positive.min(), positive.max() * 10.0**-LOG_DECADES)
+    if lower > finite.min():
+        return lower, f"log scale; values below {lower:.1e} not shown", positive.max()
+    return lower, "log scale", positive.max()
+
+
 def _title(dataset: xr.Dataset, variable: str) -> str:
-    """The scenario's title and the values of the dimensions fixed by a selection."""
+    """The scenario's title and the values of the dimensions fixed by a selection, wrapped."""
     fixed = [
         _panel_title(dataset, str(name), coord.values.item())
         for name, coord in dataset.coords.items()
         if coord.ndim == 0 and name in dataset.attrs.get(_FIXED, ())
     ]
     title = dataset.attrs.get("title", variable)
-    return f"{title} ({', '.join(fixed)})" if fixed else title
+    title = f"{title} ({', '.join(fixed)})" if fixed else title
+    return "\n".join(textwrap.wrap(title, TITLE_WIDTH))
 
 
 def _legend(ax: Axes) -> None:

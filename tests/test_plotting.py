@@ -59,7 +59,7 @@ def test_selection_and_a_metric_dim_on_the_x_axis(toy_result):
     assert "snr_db = 10.0 dB" in figure.get_suptitle()
     figure = plot_result(ds, "stream_rate_bps_hz", kind="mean", select={"variant": "one_watt"})
     (ax,) = figure.axes
-    assert "averaged over stream" in ax.get_ylabel()
+    assert "averaged over stream in each trial" in figure.get_suptitle()
 
 
 def test_unplottable_requests_explain_themselves(toy_result):
@@ -99,3 +99,14 @@ def test_linked_sweep_names_the_parameters_swept_along(tmp_path):
     assert invoke("run", str(scenario), "-o", str(out), "--workers", "1", "--quiet").exit_code == 0
     (ax,) = plot_result(open_result(out)).axes
     assert ax.get_xlabel() == "signal-to-noise ratio [dB], linked with budget_w"
+
+
+def test_cdf_of_data_spanning_decades_gets_a_log_axis_that_says_what_it_cuts(toy_result):
+    ds = open_result(toy_result)
+    spread = ds.stream_rate_bps_hz.copy(data=10.0 ** (-12 * ds.stream_rate_bps_hz.values))
+    ds = ds.assign(spread=spread.where(ds.trial > 0, 0.0))  # zeros in trial 0
+    (ax,) = plot_result(ds, "spread", select={"snr_db": "20"}).axes
+    assert ax.get_xscale() == "log"
+    assert "not shown" in ax.get_xlabel()
+    (ax,) = plot_result(ds, "stream_rate_bps_hz", select={"snr_db": "20"}).axes
+    assert ax.get_xscale() == "linear"
