@@ -18,6 +18,9 @@ from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry, HmimoLink
 from simframe_hmimo.link import rate_bps_hz, sinr, stream_powers
 from simframe_hmimo.power import water_filling
 
+PASSIVITY_TOLERANCE = 1e-9
+"""Spectral norms up to 1 + this count as passive (a hop scaled to norm 1 lands within it)."""
+
 
 def dbm_to_w(power_dbm: float) -> float:
     return 10.0 ** (power_dbm / 10.0) / 1000.0
@@ -121,10 +124,10 @@ class SimHmimoLink(SystemModel):
 
     def warnings(self) -> list[str]:
         largest = float(self.hop_spectral_norms.max())
-        if largest <= 1.0:
+        if largest <= 1.0 + PASSIVITY_TOLERANCE:
             return []
         return [
-            f"a SIM hop has spectral norm {largest:.4g} > 1: the modelled layers amplify energy "
+            f"a SIM hop has spectral norm {largest:.4f} > 1: the modelled layers amplify energy "
             f"(layer spacing {self.thickness_m / max(self.tx_layers, self.rx_layers):.4g} m vs "
             f"lambda/2 = {self.geometry.wavelength_m / 2:.4g} m), so part of any rate gain with "
             "more layers is this gain; set `passive = true` in [propagation] for a passive SIM"
