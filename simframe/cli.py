@@ -280,6 +280,14 @@ def _selection(pairs: tuple[str, ...]) -> dict[str, str]:
     "dims without coordinates (ue, stream) take an index.",
 )
 @click.option(
+    "--overlay",
+    "overlays",
+    multiple=True,
+    metavar="VAR",
+    help="Also draw this metric's mean as a dashed reference line, e.g. a benchmark "
+    "(same units; repeatable).",
+)
+@click.option(
     "--level",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     default=0.95,
@@ -299,6 +307,7 @@ def plot(
     x: str | None,
     kind: str,
     selections: tuple[str, ...],
+    overlays: tuple[str, ...],
     level: float,
     output: str | None,
 ) -> None:
@@ -312,7 +321,7 @@ def plot(
     dataset = open_result(result)
     try:
         variable = variable or default_variable(dataset)
-        figure = plot_result(dataset, variable, x, kind, _selection(selections), level)
+        figure = plot_result(dataset, variable, x, kind, _selection(selections), level, overlays)
     except (PlotError, KeyError) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(2)

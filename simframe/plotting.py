@@ -18,7 +18,7 @@ dimension at most; fix the others with ``select``). Needs matplotlib (``pip inst
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -166,7 +166,38 @@ def _by_variant(data: xr.Dataset | xr.DataArray) -> list[tuple[str | None, Any]]
     return [(str(v), data.sel(variant=v)) for v in data["variant"].values]
 
 
-def _mean_figure(dataset: xr.Dataset, variable: str, x: str | None, level: float) -> Figure:
+def _overlay_lines(
+    dataset: xr.Dataset, name: str, x: str, panel_dim: str | None, units: str
+) -> list[tuple[str, xr.DataArray]]:
+    """Mean over trials of a reference metric (e.g. a benchmark bound), drawn dashed.
+
+    One line when the metric is the same for every variant (a benchmark evaluated on the
+    shared realisation), else one per variant.
+    """
+    if name not in dataset.simframe.metrics:
+        raise PlotError(f"cannot overlay {name!r}; metrics: {', '.join(dataset.simframe.metrics)}")
+    if dataset[name].attrs.get("units") != units:
+        raise PlotError(f"{name!r} is in {dataset[name].attrs.get('units')!r}, not {units!r}")
+    data = dataset[name]
+    own = [d for d in dataset.simframe.metric_dims(name) if d != x]
+    mean = data.mean([*own, "trial"], skipna=True, keep_attrs=True)
+    mean = mean.squeeze(
+        [d for d in mean.dims if d not in (x, "variant", panel_dim) and mean.sizes[d] == 1],
+        drop=True,
+    )
+    long_name = data.attrs.get("long_name", name)
+    if "variant" not in mean.dims:
+        return [(long_name, mean)]
+    per_variant = [mean.isel(variant=i, drop=True) for i in range(mean.sizes["variant"])]
+    if all(np.allclose(per_variant[0], line, equal_nan=True) for line in per_variant):
+        return [(long_name, per_variant[0])]
+    names = [str(v) for v in mean["variant"].values]
+    return [(f"{long_name}, {v}", line) for v, line in zip(names, per_variant, strict=True)]
+
+
+def _mean_figure(
+    dataset: xr.Dataset, variable: str, x: str | None, level: float, overlay: tuple[str, ...]
+) -> Figure:
     data = dataset[variable]
     accessor = dataset.simframe
     own = accessor.metric_dims(variable)
@@ -190,6 +221,10 @@ def _mean_figure(dataset: xr.Dataset, variable: str, x: str | None, level: float
     xs = stats[x].values if x in stats.coords else np.arange(stats.sizes[x])
     fewest, most = int(stats["count"].min()), int(stats["count"].max())
     trials = f"{most}" if fewest == most else f"{fewest} to {most}"
+    units = dataset[variable].attrs.get("units", "")
+    references = [
+        line for name in overlay for line in _overlay_lines(dataset, name, x, panel_dim, units)
+    ]
     for ax, panel_value in zip(axes, panel_values, strict=True):
         panel = stats.sel({panel_dim: panel_value}) if panel_dim else stats
         for label, line in _by_variant(panel):
@@ -202,6 +237,9 @@ def _mean_figure(dataset: xr.Dataset, variable: str, x: str | None, level: float
                 color=drawn.get_color(),
                 linewidth=0,
             )
+        for label, reference in references:
+            values = reference.sel({panel_dim: panel_value}) if panel_dim else reference
+            ax.plot(xs, values.values, linestyle="--", color="black", label=label)
         ax.set_xlabel(_x_label(stats, x))
         if np.issubdtype(np.asarray(xs).dtype, np.integer):
             ax.xaxis.get_major_locator().set_params(integer=True)
@@ -289,11 +327,14 @@ def plot_result(
     kind: str = "auto",
     select: Mapping[str, Any] | None = None,
     level: float = 0.95,
+    overlay: Sequence[str] = (),
 ) -> Figure:
     """Draw ``variable`` of a result dataset; see the module docstring for the choices.
 
     ``select`` fixes dimensions, e.g. ``{"variant": "rmax", "layers": 7}`` (values may be
     given as text, as on the command line; coordless dims such as ``ue`` take an index).
+    ``overlay`` names metrics in the same units drawn as dashed reference lines in a mean
+    figure (their mean over trials), e.g. a benchmark such as ``digital_rate_bps_hz``.
     """
     if kind not in KINDS:
         raise PlotError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -309,7 +350,7 @@ def plot_result(
         own = dataset.simframe.metric_dims(variable)
         kind = "mean" if x is not None or not own else "cdf"
     if kind == "cdf":
-        if x is not None:
-            raise PlotError("a CDF has the metric's values on the x axis; drop --x")
+        if x is not None or overlay:
+            raise PlotError("a CDF has the metric's values on the x axis; drop --x and --overlay")
         return _cdf_figure(dataset, variable)
-    return _mean_figure(dataset, variable, x, level)
+    return _mean_figure(dataset, variable, x, level, tuple(overlay))

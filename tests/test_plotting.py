@@ -110,3 +110,18 @@ def test_cdf_of_data_spanning_decades_gets_a_log_axis_that_says_what_it_cuts(toy
     assert "not shown" in ax.get_xlabel()
     (ax,) = plot_result(ds, "stream_rate_bps_hz", select={"snr_db": "20"}).axes
     assert ax.get_xscale() == "linear"
+
+
+def test_overlay_draws_a_shared_benchmark_once_and_refuses_other_units(toy_result):
+    ds = open_result(toy_result)
+    bound = ds.rate_bps_hz.max("variant").broadcast_like(ds.rate_bps_hz) + 1.0
+    ds = ds.assign(bound_bps_hz=bound.assign_attrs(units="bit/s/Hz", long_name="an upper bound"))
+    (ax,) = plot_result(ds, "rate_bps_hz", overlay=["bound_bps_hz"]).axes
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_label() for line in dashed] == ["an upper bound"]
+    np.testing.assert_allclose(dashed[0].get_ydata(), bound.isel(variant=0).mean("trial").values)
+    (ax,) = plot_result(ds, "rate_bps_hz", overlay=["stream_rate_bps_hz"]).axes
+    per_variant = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(per_variant) == 2  # differs between the variants: one line each
+    with pytest.raises(PlotError, match="not 'bit/s/Hz'"):
+        plot_result(ds, "rate_bps_hz", overlay=["iterations"])
