@@ -316,8 +316,18 @@ def _title(dataset: xr.Dataset, variable: str) -> str:
 
 
 def _legend(ax: Axes) -> None:
-    if any(not h.get_label().startswith("_") for h in ax.get_lines()):
-        ax.legend(title="variant", fontsize="small")
+    """Variants (and reference lines) in a legend: inside the axes for a few lines, to the
+    right of the figure for more, where it hides no data."""
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    if not lines:
+        return
+    labels = ["\n".join(textwrap.wrap(line.get_label(), 32)) for line in lines]
+    if len(lines) <= 4:
+        ax.legend(lines, labels, title="variant", fontsize="small")
+    else:
+        width, height = ax.figure.get_size_inches()
+        ax.figure.set_size_inches(width + 2.6, height)
+        ax.figure.legend(lines, labels, title="variant", fontsize="small", loc="outside right")
 
 
 def plot_result(
