@@ -12,23 +12,24 @@ from simframe_hmimo.link import rate_bps_hz
 def water_filling(gains: np.ndarray, budget_w: float) -> np.ndarray:
     """``p_s = max(0, mu - 1/g_s)`` with ``sum p_s = budget_w``, for SNR gains ``g_s`` per watt.
 
-    Exact: the water level comes from the sorted gains, no iteration. Streams with zero gain get
-    no power (unless every gain is zero: then equal power).
+    Exact: the water level comes from the sorted gains, no iteration. The level is computed
+    relative to the strongest stream's ``1/g`` so that tiny gains (``1/g`` far above the budget)
+    do not cancel the budget away; the result is then scaled to sum to the budget exactly.
+    Streams with zero gain get no power (unless every gain is zero: then equal power).
     """
     gains = np.asarray(gains, dtype=float)
-    if not np.any(gains > 0):
+    usable = gains > 0
+    if not np.any(usable):
         return np.full(gains.shape, budget_w / gains.size)
-    order = np.argsort(gains)[::-1]
-    inverse = np.full(gains.shape, np.inf)
-    inverse[gains > 0] = 1.0 / gains[gains > 0]
-    sorted_inverse = inverse[order]
+    order = np.argsort(-gains)[: np.count_nonzero(usable)]
+    offsets = 1.0 / gains[order] - 1.0 / gains[order[0]]
     powers = np.zeros(gains.shape)
-    for active in range(np.count_nonzero(gains > 0), 0, -1):
-        level = (budget_w + sorted_inverse[:active].sum()) / active
-        if level > sorted_inverse[active - 1]:
-            powers[order[:active]] = level - sorted_inverse[:active]
+    for active in range(order.size, 0, -1):
+        level = (budget_w + offsets[:active].sum()) / active
+        if level > offsets[active - 1]:
+            powers[order[:active]] = level - offsets[:active]
             break
-    return powers
+    return powers * (budget_w / powers.sum())
 
 
 class EqualPower(HmimoPowerAllocator):
@@ -90,10 +91,16 @@ class Wmmse(HmimoPowerAllocator):
 
 def _budgeted(numerator: np.ndarray, denominator: np.ndarray, budget_w: float) -> np.ndarray:
     """``v = numerator / (denominator + mu)`` with the smallest ``mu >= 0`` meeting the budget,
-    then scaled up to spend the whole budget."""
+    then scaled up to spend the whole budget. A stream whose channel column is zero (zero
+    denominator, zero numerator) gets no power."""
+
+    def amplitudes(mu: float) -> np.ndarray:
+        scale = denominator + mu
+        safe = np.where(scale > 0.0, scale, 1.0)
+        return np.where(scale > 0.0, numerator / safe, 0.0)
 
     def power(mu: float) -> float:
-        return float(np.sum((numerator / (denominator + mu)) ** 2))
+        return float(np.sum(amplitudes(mu) ** 2))
 
     if power(0.0) > budget_w:
         low, high = 0.0, 1.0
@@ -102,9 +109,9 @@ def _budgeted(numerator: np.ndarray, denominator: np.ndarray, budget_w: float) -
         for _ in range(100):
             middle = 0.5 * (low + high)
             low, high = (middle, high) if power(middle) > budget_w else (low, middle)
-        v = numerator / (denominator + high)
+        v = amplitudes(high)
     else:
-        v = numerator / denominator
+        v = amplitudes(0.0)
     total = float(np.sum(v**2))
     if total <= 0.0:
         return np.full(numerator.shape, np.sqrt(budget_w / numerator.size))

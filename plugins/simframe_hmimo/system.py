@@ -12,6 +12,7 @@ from simframe_metasurface.geometry import (
     wavelength_m,
 )
 from simframe_metasurface.propagation import stack_hops
+from threadpoolctl import threadpool_limits
 
 from simframe import ComponentKind, Metric, Parameter, Slot, SystemModel
 from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry, HmimoLink
@@ -104,6 +105,13 @@ class SimHmimoLink(SystemModel):
 
     def __init__(self, components, **params):
         super().__init__(components, **params)
+        # The scheduler builds every (point, variant) in the main process, where BLAS may run
+        # many threads; for matrices of a few hundred rows that is much slower than one.
+        with threadpool_limits(1):
+            self._precompute(components)
+
+    def _precompute(self, components) -> None:
+        """Geometry, hops, their spectral norms and the channel sampler of this sweep point."""
         wavelength = wavelength_m(self.carrier_frequency_hz)
         spacing, area = wavelength / 2.0, wavelength**2 / 4.0
         antennas = uniform_linear_array(self.antennas, spacing)

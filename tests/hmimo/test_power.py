@@ -72,3 +72,26 @@ def test_wmmse_beats_equal_power_when_one_stream_is_hopeless():
     wmmse = Wmmse().allocate(h, 1e-3, 1.0)
     assert rate_bps_hz(h, wmmse, 1e-3) > rate_bps_hz(h, np.array([0.5, 0.5]), 1e-3) + 1.0
     assert wmmse[0] > 0.99
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    streams=st.integers(1, 6),
+    log_gain=st.floats(-14.0, 0.0),
+    noise_w=st.floats(1e-14, 1e-2),
+)
+@pytest.mark.parametrize("allocator", ALLOCATORS, ids=lambda a: a.name)
+def test_budget_is_met_at_low_snr(allocator, seed, streams, log_gain, noise_w):
+    """Tiny |H|^2 / sigma^2 (paper scale: |H|^2 ~ 1e-13, sigma^2 = 1e-14 W) must not lose power."""
+    channel = np.sqrt(10.0**log_gain) * random_channel(seed, streams, 0.5)
+    powers = allocator.allocate(channel, noise_w, 0.1)
+    assert np.all(powers >= 0.0)
+    assert np.isclose(powers.sum(), 0.1, rtol=1e-12)
+
+
+def test_wmmse_gives_no_power_to_a_stream_with_a_zero_channel_column():
+    h = np.array([[1.0, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.0, 1.0]], dtype=complex)
+    powers = Wmmse().allocate(h, 1e-3, 1.0)
+    assert np.all(np.isfinite(powers)) and powers[1] == 0.0
+    assert rate_bps_hz(h, powers, 1e-3) > rate_bps_hz(h, np.full(3, 1 / 3), 1e-3)
