@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
 from simframe_metasurface.correlation import sinc_correlation
 from simframe_metasurface.geometry import uniform_linear_array
 from simframe_metasurface.propagation import PropagationModel, stack_hops
@@ -69,8 +68,10 @@ class FrontEnd:
         Without a SIM, ``I_N`` broadcast to the leading shape of ``phases_rad[..., 0, 0]``.
         """
         if not self.has_sim:
-            return np.broadcast_to(np.eye(self.antennas, dtype=complex), (*phases_rad.shape[:-2],
-                                   self.antennas, self.antennas))
+            return np.broadcast_to(
+                np.eye(self.antennas, dtype=complex),
+                (*phases_rad.shape[:-2], self.antennas, self.antennas),
+            )
         field = self.hops[0]
         for layer, hop in enumerate(self.hops):
             if layer > 0:
@@ -96,8 +97,9 @@ def build_front_end(
     """Antennas as a half-wavelength ULA at z = 0; SIM layers at z = q T / Q (q = 1..Q)."""
     antenna_positions = uniform_linear_array(antennas, wavelength_m / 2)
     if not sim:
-        return FrontEnd((), antenna_positions, sinc_correlation(antenna_positions, wavelength_m),
-                        antennas)
+        return FrontEnd(
+            (), antenna_positions, sinc_correlation(antenna_positions, wavelength_m), antennas
+        )
     gap = thickness_m / layers
     layer_positions = [planar_layer(atoms, atom_spacing_m, gap * q) for q in range(1, layers + 1)]
     hops = stack_hops(

@@ -79,8 +79,7 @@ def sinr_terms(stats: ChannelStatistics, pilots: PilotSetup, est: Estimation) ->
     """The closed-form terms of the spec (Closed form), batched over APs and UE pairs."""
     g, r, rhat = stats.mean, stats.covariance, est.estimate_covariance
     gain = (
-        np.einsum("...lkn,...lkn->...kl", g.conj(), g).real
-        + np.einsum("...lknn->...kl", rhat).real
+        np.einsum("...lkn,...lkn->...kl", g.conj(), g).real + np.einsum("...lknn->...kl", rhat).real
     )
     cross = np.einsum("...lka,...lia->...kil", g.conj(), g)
     noncoherent = (
@@ -95,9 +94,10 @@ def sinr_terms(stats: ChannelStatistics, pilots: PilotSetup, est: Estimation) ->
     noncoherent[..., k, k, :] -= np.abs(cross[..., k, k, :]) ** 2
     others = pilots.sharing & ~np.eye(len(k), dtype=bool)
     amplitude = np.sqrt(np.outer(pilots.pilot_power_w, pilots.pilot_power_w)) * pilots.tau_p
-    coherent = np.einsum("...liab,...lkba->...kil", r, est.psi_inv_covariance) * (
-        amplitude * others
-    )[..., None]
+    coherent = (
+        np.einsum("...liab,...lkba->...kil", r, est.psi_inv_covariance)
+        * (amplitude * others)[..., None]
+    )
     return SinrTerms(gain, noncoherent, coherent)
 
 

@@ -9,9 +9,9 @@ CPU forms ``sum_l conj(a_lk) s_lk``.
 from __future__ import annotations
 
 import numpy as np
+from simframe_metasurface.correlation import matrix_sqrt
 
 from simframe_cellfree.closed_form import ChannelStatistics, PilotSetup, estimation
-from simframe_metasurface.correlation import matrix_sqrt
 
 
 def _complex_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

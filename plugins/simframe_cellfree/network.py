@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from simframe_metasurface.correlation import matrix_sqrt
 
 from simframe import Parameter
 from simframe_cellfree.interfaces import CellFreeSetup
-from simframe_metasurface.correlation import matrix_sqrt
 
 THERMAL_NOISE_DBM_HZ = -174.0
 
@@ -99,11 +99,12 @@ class Cost231RicianNetwork(CellFreeSetup):
         distance = np.linalg.norm(offset, axis=-1)
         pathloss_db = self.pathloss_intercept_db - 10 * self.pathloss_exponent * np.log10(distance)
         delta = self.shadowing_ap_weight
-        shadow = np.sqrt(delta) * correlated_normal(
-            ap_xy, side, self.decorrelation_distance_m, rng
-        )[:, None] + np.sqrt(1 - delta) * correlated_normal(
-            ue_xy, side, self.decorrelation_distance_m, rng
-        )[None, :]
+        shadow = (
+            np.sqrt(delta)
+            * correlated_normal(ap_xy, side, self.decorrelation_distance_m, rng)[:, None]
+            + np.sqrt(1 - delta)
+            * correlated_normal(ue_xy, side, self.decorrelation_distance_m, rng)[None, :]
+        )
         gain_db = pathloss_db + self.shadowing_std_db * shadow - (self.noise_dbm - 30.0)
         kappa_db = self.rician_k_intercept_db - self.rician_k_slope_db_per_m * distance
         return LargeScaleFading(

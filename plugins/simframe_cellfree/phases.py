@@ -23,7 +23,7 @@ class CellFreeRandomPhases(CellFreePhaseOptimiser):
 
 
 def layer_factors(hops: tuple[np.ndarray, ...], phases_rad: np.ndarray, layer: int):
-    """``(A, B)`` with ``G = A diag(theta_layer) B``: B (M x N) feeds the layer, A (M x M) follows."""
+    """``(A, B)`` with ``G = A diag(theta_layer) B``; B (M x N) feeds the layer, A follows it."""
     before = hops[0]
     for q in range(1, layer + 1):
         before = hops[q] @ (np.exp(1j * phases_rad[q - 1])[:, None] * before)
@@ -90,7 +90,9 @@ class CellFreeStepSearch(CellFreePhaseOptimiser):
         steps = np.array([step, -step])
         change = theta[None, :] * (np.exp(1j * steps)[:, None] - 1.0)  # (2, M)
         outer = after.T[:, :, None] * before[:, None, :]  # (M, M, N): A[:, m] B[m, :]
-        candidates = transfer + (change[:, :, None, None] * outer[None]).reshape(-1, *transfer.shape)
+        candidates = transfer + (change[:, :, None, None] * outer[None]).reshape(
+            -1, *transfer.shape
+        )
         values = problem.se(replace_ap(terms, problem.ap_terms(ap, candidates), ap), power).sum(-1)
         values = values.reshape(2, -1)
         sign = np.argmax(values, axis=0)

@@ -85,7 +85,9 @@ class MaxMinPower(CellFreePowerAllocator):
             signal, interference = normalised_gains(terms, weights)
             low = 0.0
             high = float(
-                spectral_efficiency(problem.max_power_w * signal.min(), problem.tau_p, problem.tau_c)
+                spectral_efficiency(
+                    problem.max_power_w * signal.min(), problem.tau_p, problem.tau_c
+                )
             )
             while high - low > self.bracket_bps_hz:
                 middle = (low + high) / 2

@@ -12,7 +12,7 @@ SAMPLE_DIMS = ("trial", "ue")
 
 
 def se_summary(dataset: xr.Dataset, metric: str = "se_lsfd_bps_hz") -> xr.Dataset:
-    """``mean_se_bps_hz`` and ``likely95_se_bps_hz`` over trials and UEs, per sweep point/variant."""
+    """``mean_se_bps_hz`` and ``likely95_se_bps_hz`` over trials and UEs, per point and variant."""
     values = dataset[metric]
     dims = [d for d in SAMPLE_DIMS if d in values.dims]
     mean = values.mean(dims, skipna=True)

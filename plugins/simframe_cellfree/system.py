@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from simframe_metasurface.geometry import wavelength_m
 
 from simframe import ComponentKind, Metric, Parameter, ParameterError, Slot, SystemModel
 from simframe_cellfree.access_point import build_front_end
@@ -12,7 +13,6 @@ from simframe_cellfree.closed_form import COMBINERS
 from simframe_cellfree.interfaces import SYSTEM
 from simframe_cellfree.network import LargeScaleFading
 from simframe_cellfree.uplink import LOS_RESPONSES, UplinkProblem, los_response
-from simframe_metasurface.geometry import wavelength_m
 
 
 class SimCellFreeUplink(SystemModel):
@@ -53,7 +53,9 @@ class SimCellFreeUplink(SystemModel):
         Parameter("max_power_mw", float, 200.0, "mW", "UE power p_max (data and pilot)", minimum=0),
         Parameter("tau_c", int, 200, "", "coherence block length (symbols)", minimum=2),
         Parameter("tau_p", int, 10, "", "pilot length = number of orthogonal pilots", minimum=1),
-        Parameter("combiner", str, "lsfd", "", "CPU combining the optimisers target", choices=COMBINERS),
+        Parameter(
+            "combiner", str, "lsfd", "", "CPU combining the optimisers target", choices=COMBINERS
+        ),
         Parameter(
             "los_response", str, "uniform", "", "LoS response over the atoms", choices=LOS_RESPONSES
         ),
@@ -122,8 +124,9 @@ class SimCellFreeUplink(SystemModel):
     def draw(self, rng: np.random.Generator) -> LargeScaleFading:
         return self.components["setup"].draw(rng, self.aps, self.ues)
 
-    def simulate(self, realisation: LargeScaleFading, trial) -> dict[str, Metric]:
-        problem = UplinkProblem(
+    def problem(self, realisation: LargeScaleFading) -> UplinkProblem:
+        """The realisation bound to this system's front end, before pilots are assigned."""
+        return UplinkProblem(
             front_end=self.front_end,
             fading=realisation,
             los=los_response(realisation, self.front_end, self.wavelength_m, self.los_response),
@@ -132,8 +135,15 @@ class SimCellFreeUplink(SystemModel):
             tau_c=self.tau_c,
             combiner=self.combiner,
         )
+
+    def initial_phases(self, rng: np.random.Generator) -> np.ndarray:
+        """Uniform random phases ``(L, Q, M)`` (``(L, 0, 0)`` without a SIM)."""
         shape = (self.aps, self.layers, self.atoms) if self.sim else (self.aps, 0, 0)
-        initial = trial.rng.uniform(0.0, 2 * np.pi, shape)
+        return rng.uniform(0.0, 2 * np.pi, shape)
+
+    def simulate(self, realisation: LargeScaleFading, trial) -> dict[str, Metric]:
+        problem = self.problem(realisation)
+        initial = self.initial_phases(trial.rng)
         pilots = self.components["pilots"].assign(problem, initial, trial.rng)
         problem = problem.with_pilots(pilots)
         start = time.perf_counter()
@@ -167,9 +177,7 @@ class SimCellFreeUplink(SystemModel):
             "power_control_time_s": Metric(power_time, "s", "power control runtime", timing=True),
         }
         if trial.stores("phases"):
-            metrics["phases"] = Metric(
-                phases, "rad", "SIM phases", ("ap", "sim_layer", "atom")
-            )
+            metrics["phases"] = Metric(phases, "rad", "SIM phases", ("ap", "sim_layer", "atom"))
         if trial.stores("large_scale"):
             metrics["large_scale"] = Metric(
                 10 * np.log10(realisation.gain), "dB", "channel gain over noise", ("ap", "ue")

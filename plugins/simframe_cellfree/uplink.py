@@ -100,9 +100,7 @@ class UplinkProblem:
         """Closed-form terms of AP ``ap`` alone for candidate transfers ``(C, M, N)``."""
         return closed_form_terms(self.statistics(transfer, ap), self.pilot_setup())
 
-    def se(
-        self, terms: SinrTerms, power_w: np.ndarray, combiner: str | None = None
-    ) -> np.ndarray:
+    def se(self, terms: SinrTerms, power_w: np.ndarray, combiner: str | None = None) -> np.ndarray:
         """Per-UE SE (bit/s/Hz), batched over leading axes of ``terms``."""
         values = sinr(terms, power_w, combiner or self.combiner)
         return spectral_efficiency(values, self.tau_p, self.tau_c)

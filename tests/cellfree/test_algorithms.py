@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from simframe import TrialContext
 from simframe_cellfree.network import Cost231RicianNetwork, wrapped_offsets_m
 from simframe_cellfree.phases import CellFreeRandomPhases, CellFreeStepSearch
 from simframe_cellfree.pilots import GreedyPilots, RandomPilots
 from simframe_cellfree.power import FullPower, MaxMinPower
 from simframe_cellfree.system import SimCellFreeUplink
 from simframe_metasurface.propagation import RayleighSommerfeldPropagation
+
+from simframe import TrialContext
 
 from .test_closed_form import small_problem
 
@@ -33,7 +33,9 @@ def system(phases=None, power=None, pilots=None, **params) -> SimCellFreeUplink:
 
 def run(model: SimCellFreeUplink, seed: int = 0):
     realisation = model.draw(np.random.default_rng(seed))
-    trial = TrialContext(0, 0, "v", {}, np.random.default_rng(seed + 1), store=frozenset({"phases"}))
+    trial = TrialContext(
+        0, 0, "v", {}, np.random.default_rng(seed + 1), store=frozenset({"phases"})
+    )
     return {name: metric.values for name, metric in model.simulate(realisation, trial).items()}
 
 
@@ -41,8 +43,9 @@ def run(model: SimCellFreeUplink, seed: int = 0):
 @given(seed=st.integers(0, 10_000), ues=st.integers(1, 12), tau_p=st.integers(1, 6))
 @pytest.mark.parametrize("scheme", [RandomPilots, GreedyPilots])
 def test_pilots_first_distinct_and_all_used(scheme, seed, ues, tau_p):
-    problem, phases = small_problem(seed, aps=3, ues=ues, antennas=2, layers=1, atoms_per_layer=4,
-                                    tau_p=tau_p)
+    problem, phases = small_problem(
+        seed, aps=3, ues=ues, antennas=2, layers=1, atoms_per_layer=4, tau_p=tau_p
+    )
     pilots = scheme().assign(problem, phases, np.random.default_rng(seed))
     first = min(ues, tau_p)
     assert len(set(pilots[:first])) == first

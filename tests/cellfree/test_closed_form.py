@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from simframe_cellfree.closed_form import COMBINERS, combining_weights, sinr
 from simframe_cellfree.monte_carlo import monte_carlo_sinr
 from simframe_cellfree.network import Cost231RicianNetwork
@@ -14,7 +13,7 @@ from simframe_cellfree.phases import CellFreeRandomPhases
 from simframe_cellfree.pilots import RandomPilots
 from simframe_cellfree.power import FullPower
 from simframe_cellfree.system import SimCellFreeUplink
-from simframe_cellfree.uplink import UplinkProblem, los_response
+from simframe_cellfree.uplink import UplinkProblem
 from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 
 
@@ -31,18 +30,8 @@ def small_problem(seed: int, **params) -> tuple[UplinkProblem, np.ndarray]:
         **params,
     )
     rng = np.random.default_rng(seed)
-    fading = system.draw(rng)
-    problem = UplinkProblem(
-        front_end=system.front_end,
-        fading=fading,
-        los=los_response(fading, system.front_end, system.wavelength_m, system.los_response),
-        max_power_w=system.max_power_mw / 1e3,
-        tau_p=system.tau_p,
-        tau_c=system.tau_c,
-        combiner=system.combiner,
-    )
-    shape = (system.aps, system.layers, system.atoms) if system.sim else (system.aps, 0, 0)
-    phases = rng.uniform(0, 2 * np.pi, shape)
+    problem = system.problem(system.draw(rng))
+    phases = system.initial_phases(rng)
     pilots = RandomPilots().assign(problem, phases, rng)
     return problem.with_pilots(pilots), phases
 
@@ -78,8 +67,10 @@ def scalar_reference_sinr(problem: UplinkProblem, power: np.ndarray, combiner: s
     p_pilot, tau_p, pilots = problem.max_power_w, problem.tau_p, problem.pilots
     n_ap, n_ue = beta.shape
     psi = np.array(
-        [[1 + tau_p * p_pilot * r[l, pilots == pilots[k]].sum() for k in range(n_ue)]
-         for l in range(n_ap)]
+        [
+            [1 + tau_p * p_pilot * r[ap, pilots == pilots[k]].sum() for k in range(n_ue)]
+            for ap in range(n_ap)
+        ]
     )
     gamma = p_pilot * tau_p * r**2 / psi
     b = lam + gamma
@@ -87,13 +78,13 @@ def scalar_reference_sinr(problem: UplinkProblem, power: np.ndarray, combiner: s
     for k in range(n_ue):
         matrix = np.diag(b[:, k])
         for i in range(n_ue):
-            for l in range(n_ap):
+            for ap in range(n_ap):
                 if i == k:
-                    fourth = lam[l, k] ** 2 + 4 * lam[l, k] * gamma[l, k] + 2 * gamma[l, k] ** 2
-                    second = fourth + b[l, k] * (r[l, k] - gamma[l, k]) - b[l, k] ** 2
+                    fourth = lam[ap, k] ** 2 + 4 * lam[ap, k] * gamma[ap, k] + 2 * gamma[ap, k] ** 2
+                    second = fourth + b[ap, k] * (r[ap, k] - gamma[ap, k]) - b[ap, k] ** 2
                 else:
-                    second = b[l, k] * beta[l, i]
-                matrix[l, l] += power[i] * second
+                    second = b[ap, k] * beta[ap, i]
+                matrix[ap, ap] += power[i] * second
             if i != k and pilots[i] == pilots[k]:
                 c = p_pilot * tau_p * r[:, i] * r[:, k] / psi[:, k]
                 matrix += power[i] * np.outer(c, c)

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-
 from simframe_cellfree.summary import se_summary
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
@@ -17,12 +16,21 @@ SMALL = ["system.ues=5", "phases.max_sweeps=1"]
 REDUCED = {
     "cellfree_se_vs_aps": ["sweep.system.aps=[2, 4]", "system.atoms_per_layer=4"],
     "cellfree_fixed_total_atoms": ["sweep.system.aps=[10, 12]", "system.total_atoms=240"],
-    "cellfree_se_vs_antennas": ["sweep.system.antennas=[1, 2]", "system.aps=3",
-                                "system.atoms_per_layer=4"],
-    "cellfree_layers_atoms": ["sweep.system.layers=[1, 2]", "sweep.system.atoms_per_layer=[4]",
-                              "system.aps=3"],
-    "cellfree_atom_spacing": ["sweep.system.atom_spacing_wavelengths=[0.25, 0.5]", "system.aps=3",
-                              "system.atoms_per_layer=4"],
+    "cellfree_se_vs_antennas": [
+        "sweep.system.antennas=[1, 2]",
+        "system.aps=3",
+        "system.atoms_per_layer=4",
+    ],
+    "cellfree_layers_atoms": [
+        "sweep.system.layers=[1, 2]",
+        "sweep.system.atoms_per_layer=[4]",
+        "system.aps=3",
+    ],
+    "cellfree_atom_spacing": [
+        "sweep.system.atom_spacing_wavelengths=[0.25, 0.5]",
+        "system.aps=3",
+        "system.atoms_per_layer=4",
+    ],
     "cellfree_power_cdf": ["system.aps=3", "system.atoms_per_layer=4"],
 }
 
@@ -36,8 +44,21 @@ def test_reduced_scenario_runs(name, tmp_path):
     output = tmp_path / f"{name}.nc"
     overrides = [arg for item in SMALL + REDUCED[name] for arg in ("--set", item)]
     subprocess.run(
-        [sys.executable, "-m", "simframe", "run", str(SCENARIOS / f"{name}.toml"), "-o",
-         str(output), "--trials", "2", "--workers", "1", "--quiet", *overrides],
+        [
+            sys.executable,
+            "-m",
+            "simframe",
+            "run",
+            str(SCENARIOS / f"{name}.toml"),
+            "-o",
+            str(output),
+            "--trials",
+            "2",
+            "--workers",
+            "1",
+            "--quiet",
+            *overrides,
+        ],
         check=True,
     )
     with xr.open_dataset(output) as dataset:
@@ -53,8 +74,16 @@ def test_reduced_scenario_runs(name, tmp_path):
 def test_full_scenario_runs(name, tmp_path):
     output = tmp_path / f"{name}.nc"
     subprocess.run(
-        [sys.executable, "-m", "simframe", "run", str(SCENARIOS / f"{name}.toml"), "-o",
-         str(output), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "simframe",
+            "run",
+            str(SCENARIOS / f"{name}.toml"),
+            "-o",
+            str(output),
+            "--quiet",
+        ],
         check=True,
     )
     with xr.open_dataset(output) as dataset:
