@@ -7,6 +7,8 @@ The public API for plugin authors is re-exported here::
 
 from importlib.metadata import PackageNotFoundError, version
 
+# importing the module registers the ``ds.simframe`` xarray accessor
+from simframe import accessor as accessor
 from simframe.components import (
     Component,
     ComponentKind,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shlex
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
+from simframe import docgen
 from simframe.components import REQUIRED, ComponentInfo, ComponentKind, Parameter, SystemModel
 from simframe.errors import ScenarioError, SimframeError
 from simframe.executors import available_cores
@@ -190,15 +190,9 @@ def _parameter_rows(parameters: tuple[Parameter, ...]) -> list[str]:
     return rows
 
 
-def _describe(info: ComponentInfo, full: bool) -> str:
+def _describe(info: ComponentInfo) -> str:
     cls = info.cls
     lines = [f"  {cls.name}  ({info.origin})", f"    {cls.summary()}"]
-    if full:
-        lines = [f"{cls.name}: {info.kind.value} from {info.origin}", ""]
-        lines += [textwrap.indent(cls.documentation(), "  "), ""]
-        if cls.systems:
-            lines.append(f"  works with: {', '.join(cls.systems)}")
-        lines.append("  parameters:" if cls.parameters else "  parameters: none")
     lines += _parameter_rows(cls.parameters)
     if issubclass(cls, SystemModel):
         lines.append("    slots:")
@@ -216,7 +210,12 @@ def _describe(info: ComponentInfo, full: bool) -> str:
 @click.argument("name", required=False)
 @_plugin_option
 def plugins(name: str | None, plugins: tuple[str, ...]) -> None:
-    """List every component with its parameters, units and origin, or document NAME."""
+    """List every component with its parameters, units and origin, or document NAME.
+
+    NAME is a component (e.g. rayleigh_sommerfeld) or a plugin option group; its full
+    documentation is printed as markdown: docstring, class, parameters with types, defaults,
+    units and allowed values, the slots it fits and a scenario snippet.
+    """
     try:
         registry = get_registry(PluginSettings(local_plugins=plugins))
     except SimframeError as error:
@@ -230,19 +229,102 @@ def plugins(name: str | None, plugins: tuple[str, ...]) -> None:
 
             click.echo(f"error: no component named {name!r}{suggest(name, names)}", err=True)
             sys.exit(2)
-        for info in matches:
-            click.echo(_describe(info, full=True))
+        sections = [
+            docgen.component_section(info.cls, registry, "#", origin=info.origin)
+            for info in matches
+        ]
         if name in groups:
             group, origin = groups[name]
-            click.echo(f"[plugins.{name}]: option group from {origin}\n  {group.help}")
-            click.echo("\n".join(_parameter_rows(group.parameters)))
+            sections.append(docgen.option_group_section(group, "#", origin=origin))
+        click.echo("\n".join(sections), nl=False)
         return
     for kind in ComponentKind:
         click.echo(f"{kind.value}s:")
         for info in registry.components[kind].values():
-            click.echo(_describe(info, full=False))
+            click.echo(_describe(info))
     if registry.option_groups:
         click.echo("plugin option groups ([plugins.NAME] tables):")
         for group_name, (group, origin) in registry.option_groups.items():
             click.echo(f"  {group_name}  ({origin})\n    {group.help}")
             click.echo("\n".join(_parameter_rows(group.parameters)))
+
+
+def _selection(pairs: tuple[str, ...]) -> dict[str, str]:
+    selection = {}
+    for pair in pairs:
+        dim, sep, value = pair.partition("=")
+        if not sep or not dim:
+            raise click.BadParameter(f"expected DIM=VALUE, got {pair!r}", param_hint="--select")
+        selection[dim.strip()] = value.strip()
+    return selection
+
+
+@main.command()
+@click.argument("result", type=click.Path(exists=True, dir_okay=False))
+@click.option("-v", "--variable", help="Metric to plot [default: the first in bit/s/Hz].")
+@click.option("-x", "--x", "x", help="Dimension on the x axis [default: the first swept one].")
+@click.option(
+    "--kind",
+    type=click.Choice(["auto", "mean", "cdf"]),
+    default="auto",
+    show_default=True,
+    help="mean +- confidence interval over trials, or an empirical CDF; auto draws a CDF for "
+    "per-user metrics (dims such as ue, stream) and a mean otherwise.",
+)
+@click.option(
+    "--select",
+    "selections",
+    multiple=True,
+    metavar="DIM=VALUE",
+    help="Fix a dimension, e.g. --select layers=7 --select variant=rmax (repeatable); "
+    "dims without coordinates (ue, stream) take an index.",
+)
+@click.option(
+    "--overlay",
+    "overlays",
+    multiple=True,
+    metavar="VAR",
+    help="Also draw this metric's mean as a dashed reference line, e.g. a benchmark "
+    "(same units; repeatable).",
+)
+@click.option(
+    "--level",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Confidence level of the interval.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="Figure file; the suffix picks the format (.png, .pdf, .svg) "
+    "[default: RESULT's name + _VARIABLE.png].",
+)
+def plot(
+    result: str,
+    variable: str | None,
+    x: str | None,
+    kind: str,
+    selections: tuple[str, ...],
+    overlays: tuple[str, ...],
+    level: float,
+    output: str | None,
+) -> None:
+    """Draw a figure from RESULT, a dataset written by `simframe run` (needs matplotlib)."""
+    try:
+        from simframe.plotting import PlotError, default_variable, plot_result
+        from simframe.results import open_result
+    except ImportError as exc:  # pragma: no cover - matplotlib is an optional extra
+        click.echo(f"error: {exc}; install it with pip install 'simframe[plot]'", err=True)
+        sys.exit(1)
+    dataset = open_result(result)
+    try:
+        variable = variable or default_variable(dataset)
+        figure = plot_result(dataset, variable, x, kind, _selection(selections), level, overlays)
+    except (PlotError, KeyError) as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
+    out = Path(output) if output else Path(f"{Path(result).stem}_{variable}.png")
+    figure.savefig(out, dpi=150)
+    click.echo(f"wrote {out}")

@@ -1,0 +1,212 @@
+"""The ``ds.simframe`` accessor: statistics of simframe result datasets in one call.
+
+Registered when ``simframe`` is imported::
+
+    import simframe  # registers the accessor
+    from simframe.results import open_result
+
+    ds = open_result("quickstart.nc")
+    ds.simframe.sweep_dims                 # ("layers",)
+    ds.simframe.mean_ci("rate_bps_hz")     # mean, lower, upper, count over trials
+    ds.simframe.likely("se_bps_hz", 0.95)  # the value exceeded with probability 0.95
+    ds.simframe.ecdf("se_bps_hz")          # empirical CDF pooled over trials and users
+    ds.simframe.variant("rmax")            # one variant's slice
+
+Dimensions of a result: one per swept parameter (with a coordinate carrying ``units`` and
+``long_name``), ``variant``, ``trial`` and the metrics' own dimensions (``stream``, ``ue``,
+``iteration``, ... without a coordinate). Every returned variable keeps the metric's ``units``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from simframe.results import TIMING_ROLE
+
+RESERVED_DIMS = ("variant", "trial")
+
+
+@xr.register_dataset_accessor("simframe")
+class SimframeAccessor:
+    """Statistics over trials and per-user samples of a simframe result dataset."""
+
+    def __init__(self, dataset: xr.Dataset):
+        self._ds = dataset
+
+    # --- what the dataset holds -------------------------------------------------------------
+
+    @property
+    def sweep_dims(self) -> tuple[str, ...]:
+        """The swept parameters' dimensions, in dataset order (they have a coordinate)."""
+        return tuple(
+            str(d) for d in self._ds.dims if d not in RESERVED_DIMS and d in self._ds.coords
+        )
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Real-valued per-trial results, without wall-clock timings, complex outputs, errors."""
+        return tuple(
+            str(name)
+            for name, var in self._ds.data_vars.items()
+            if "trial" in var.dims
+            and var.attrs.get("simframe_role") != TIMING_ROLE
+            and var.dtype.kind in "biuf"
+        )
+
+    @property
+    def timings(self) -> tuple[str, ...]:
+        """Wall-clock variables (``units = "s"``), which differ between identical runs."""
+        return tuple(
+            str(n)
+            for n, v in self._ds.data_vars.items()
+            if v.attrs.get("simframe_role") == TIMING_ROLE
+        )
+
+    def metric_dims(self, name: str) -> tuple[str, ...]:
+        """The dims of metric ``name`` beyond the sweep, ``variant`` and ``trial`` (e.g. ``ue``)."""
+        sweep = set(self.sweep_dims)
+        return tuple(
+            str(d) for d in self._metric(name).dims if d not in sweep and d not in RESERVED_DIMS
+        )
+
+    @property
+    def plugin_versions(self) -> dict[str, str]:
+        """Plugin name -> ``"distribution version"`` of the plugins that produced the dataset."""
+        return json.loads(self._ds.attrs.get("plugin_versions", "{}"))
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(str(v) for v in self._ds["variant"].values) if "variant" in self._ds else ()
+
+    def variant(self, name: str) -> xr.Dataset:
+        """The dataset of one variant (the ``variant`` dimension dropped)."""
+        if name not in self.variants:
+            raise KeyError(f"no variant {name!r}; the dataset has {', '.join(self.variants)}")
+        return self._ds.sel(variant=name)
+
+    # --- statistics -------------------------------------------------------------------------
+
+    def mean_ci(
+        self, name: str, level: float = 0.95, dim: str | Sequence[str] = "trial"
+    ) -> xr.Dataset:
+        """Mean of metric ``name`` over ``dim`` with its Student-t confidence interval.
+
+        Returns a dataset with ``mean``, ``lower``, ``upper`` (in the metric's units) and
+        ``count`` (the non-NaN samples each mean is taken over; failed trials are NaN and
+        excluded). With fewer than two samples the interval is NaN: one trial says nothing
+        about the spread.
+        """
+        if not 0.0 < level < 1.0:
+            raise ValueError(f"level must lie in (0, 1), got {level}")
+        data = self._metric(name)
+        dims = [dim] if isinstance(dim, str) else list(dim)
+        self._check_dims(data, dims)
+        count = data.notnull().sum(dims)
+        mean = data.mean(dims, skipna=True)
+        std = data.std(dims, ddof=1, skipna=True)
+        dof = (count - 1).where(count > 1)
+        half = xr.apply_ufunc(stats.t.ppf, 0.5 + level / 2, dof) * std / np.sqrt(count)
+        attrs = dict(data.attrs)
+        what = f"{level:.0%} confidence interval over {', '.join(dims)}"
+        return xr.Dataset(
+            {
+                "mean": mean.assign_attrs(attrs, long_name=f"mean {attrs.get('long_name', name)}"),
+                "lower": (mean - half).assign_attrs(attrs, long_name=f"lower end of the {what}"),
+                "upper": (mean + half).assign_attrs(attrs, long_name=f"upper end of the {what}"),
+                "count": count.assign_attrs(units="1", long_name="number of samples"),
+            },
+            attrs={"confidence_level": level},
+        )
+
+    def percentile(
+        self, name: str, q: float | Sequence[float], dims: Sequence[str] | None = None
+    ) -> xr.DataArray:
+        """The ``q``-th percentile(s) (0-100) of metric ``name`` over ``dims``.
+
+        ``dims`` defaults to ``trial`` plus the metric's own dims, i.e. pooling every user
+        (``ue``) or stream of every trial, as cell-free papers do for per-user spectral
+        efficiency. NaN samples (padding, failed trials) are ignored.
+        """
+        data = self._metric(name)
+        dims = self._pooled_dims(name, dims)
+        scalar = np.ndim(q) == 0
+        result = data.quantile(np.atleast_1d(q) / 100.0, dim=dims, skipna=True)
+        result = result.assign_coords(quantile=result["quantile"] * 100.0).rename(
+            quantile="percentile"
+        )
+        result["percentile"].attrs.update(units="%", long_name="percentile")
+        result = result.assign_attrs(data.attrs)
+        return result.squeeze("percentile", drop=True) if scalar else result
+
+    def likely(self, name: str, probability: float = 0.95, dims: Sequence[str] | None = None):
+        """The value of metric ``name`` that is exceeded with ``probability``.
+
+        E.g. ``likely("se_bps_hz", 0.95)`` is the 95 %-likely per-user spectral efficiency: the
+        5th percentile over trials and users (see :meth:`percentile` for ``dims``).
+        """
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must lie in [0, 1], got {probability}")
+        result = self.percentile(name, 100.0 * (1.0 - probability), dims)
+        long_name = self._metric(name).attrs.get("long_name", name)
+        return result.assign_attrs(long_name=f"{probability:.0%}-likely {long_name}")
+
+    def ecdf(self, name: str, dims: Sequence[str] | None = None) -> xr.Dataset:
+        """Empirical CDF of metric ``name``, pooling the samples over ``dims``.
+
+        ``dims`` defaults as in :meth:`percentile`. Returns a dataset over a new ``sample``
+        dimension with ``value`` (sorted samples, in the metric's units) and ``probability``
+        (the fraction of samples <= value); NaN samples are dropped, so where slices hold
+        different numbers of valid samples the tail of the shorter ones is NaN.
+        """
+        data = self._metric(name)
+        dims = self._pooled_dims(name, dims)
+        pooled = data.stack(sample=dims).reset_index("sample", drop=True)
+        pooled = pooled.drop_vars([d for d in dims if d in pooled.coords])
+        values = np.sort(pooled.values, axis=-1)  # NaN sort to the end
+        valid = np.sum(~np.isnan(values), axis=-1, keepdims=True)
+        rank = np.arange(1, values.shape[-1] + 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            probability = np.where(rank <= valid, rank / valid, np.nan)
+        sorted_samples = pooled.copy(data=values)
+        return xr.Dataset(
+            {
+                "value": sorted_samples.assign_attrs(data.attrs),
+                "probability": sorted_samples.copy(data=probability).assign_attrs(
+                    units="1", long_name="cumulative probability"
+                ),
+            }
+        )
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _metric(self, name: str) -> xr.DataArray:
+        if name not in self._ds.data_vars:
+            raise KeyError(
+                f"no variable {name!r}; metrics of this dataset: {', '.join(self.metrics)}"
+            )
+        data = self._ds[name]
+        if data.dtype.kind == "c":
+            raise TypeError(
+                f"{name!r} is complex; take np.abs(...) or .real of it explicitly first"
+            )
+        return data
+
+    def _pooled_dims(self, name: str, dims: Sequence[str] | None) -> list[str]:
+        data = self._metric(name)
+        chosen = ["trial", *self.metric_dims(name)] if dims is None else list(dims)
+        self._check_dims(data, chosen)
+        return chosen
+
+    @staticmethod
+    def _check_dims(data: xr.DataArray, dims: Sequence[Hashable]) -> None:
+        missing = [d for d in dims if d not in data.dims]
+        if missing:
+            raise ValueError(
+                f"{data.name!r} has no dimension {', '.join(map(repr, missing))}; "
+                f"its dims are {data.dims}"
+            )

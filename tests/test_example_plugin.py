@@ -1,0 +1,195 @@
+"""The example third-party plugin in docs/examples/: installed as a user would, then used.
+
+If the package is not installed, the test pip-installs it (editable, into the running
+environment). Where that is impossible the tests skip, except in CI (``CI=true``), where
+``.ci/run`` installs it first and a missing plugin is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simframe import ComponentKind, TrialContext
+from simframe.results import open_result
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "docs" / "examples" / "simframe-example-plugin"
+DISTRIBUTION = "simframe-example-plugin"
+INSTALL = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+
+
+def _installed_version() -> str | None:
+    try:
+        return metadata.version(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+@pytest.fixture(scope="module")
+def example_plugin() -> str:
+    """The installed version of the example plugin, installing it first if needed."""
+    if _installed_version() is None:
+        done = subprocess.run([*INSTALL, "-e", str(PACKAGE)], capture_output=True, text=True)
+        importlib.invalidate_caches()
+        if done.returncode != 0 or _installed_version() is None:
+            message = f"could not install {PACKAGE}: {done.stderr.strip()[-2000:]}"
+            if os.environ.get("CI") == "true":
+                pytest.fail(message)
+            pytest.skip(message)
+    # an editable install is on sys.path only for processes started after it
+    if importlib.util.find_spec("simframe_example") is None:
+        sys.path.append(str(PACKAGE / "src"))
+    return _installed_version()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    bits=st.integers(1, 8),
+    angles=st.lists(st.floats(-10.0, 10.0), min_size=1, max_size=40),
+)
+def test_quantisation_moves_each_phase_to_the_nearest_grid_point(example_plugin, bits, angles):
+    from simframe_example.quantisation import quantise_phases
+
+    original = np.exp(1j * np.asarray(angles))
+    quantised = original.copy()
+    quantise_phases(quantised, bits)
+    levels = np.angle(quantised) / (2 * np.pi / 2**bits)
+    np.testing.assert_allclose(levels, np.round(levels), atol=1e-9)
+    np.testing.assert_allclose(np.abs(quantised), 1.0)
+    distance = np.abs(np.angle(quantised / original))
+    assert np.all(distance <= np.pi / 2**bits + 1e-12)
+
+
+def test_hook_acts_only_when_its_option_group_is_present(example_plugin):
+    from simframe_example import plugin
+
+    rng = np.random.default_rng(3)
+    phases = {"tx": np.exp(2j * np.pi * rng.random((2, 9))), "rx": np.exp(1j * rng.random((3, 4)))}
+    untouched = {k: v.copy() for k, v in phases.items()}
+    plugin.simframe_phases_configured(trial=TrialContext(0, 0, "v", {}, rng), phases=phases)
+    for stack in phases:
+        np.testing.assert_array_equal(phases[stack], untouched[stack])
+    options = {"example_phase_quantisation": {"bits": 1}}
+    plugin.simframe_phases_configured(TrialContext(0, 0, "v", {}, rng, options), phases)
+    for values in phases.values():
+        np.testing.assert_allclose(np.abs(values.real), 1.0, atol=1e-12)  # 1 bit: +1 or -1
+
+
+def _simframe(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The CLI in a fresh process, as a user runs it (sees the freshly installed plugin)."""
+    return subprocess.run(
+        [sys.executable, "-m", "simframe", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if k != "SIMFRAME_DISABLE_PLUGIN_AUTOLOAD"},
+    )
+
+
+def test_plugin_is_listed_with_its_version(example_plugin, tmp_path):
+    listed = _simframe("plugins", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert f"simframe_example ({DISTRIBUTION} {example_plugin})" in listed.stdout
+    documented = _simframe("plugins", "example_phase_quantisation", cwd=tmp_path)
+    assert "| `bits` | int | `2` |" in documented.stdout
+
+
+class _EqualPower:
+    """Fixed powers, so the optimiser's sweeps alone decide the rate trace."""
+
+    def allocate(self, channel, noise_w, budget_w, initial_w=None):
+        return np.full(channel.shape[0], budget_w / channel.shape[0])
+
+
+def _random_link(rng, antennas, tx_atoms, rx_atoms, tx_layers, rx_layers):
+    from simframe_hmimo.interfaces import HmimoLink
+
+    def gaussian(*shape, scale=1.0):
+        return scale * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+
+    tx = (
+        gaussian(tx_atoms, antennas),
+        *(gaussian(tx_atoms, tx_atoms, scale=0.3),) * (tx_layers - 1),
+    )
+    rx = (
+        gaussian(antennas, rx_atoms),
+        *(gaussian(rx_atoms, rx_atoms, scale=0.3),) * (rx_layers - 1),
+    )
+    return HmimoLink(tx, rx, gaussian(rx_atoms, tx_atoms, scale=1e-2), 1e-3, 1.0)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    sizes=st.tuples(st.integers(1, 4), st.integers(1, 9), st.integers(1, 9)),
+    layers=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    bits=st.integers(1, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_coordinate_ascent_never_lowers_the_rate_and_reports_it_truthfully(
+    example_plugin, sizes, layers, bits, seed
+):
+    from simframe_example.coordinate_ascent import CoordinateAscentPhases
+
+    link = _random_link(np.random.default_rng(seed), *sizes, *layers)
+    optimiser = CoordinateAscentPhases(candidate_bits=bits, max_sweeps=3, tolerance=0.0)
+    result = optimiser.optimise(link, _EqualPower(), np.random.default_rng(seed))
+    assert result.tx_phases.shape == (layers[0], sizes[1])
+    assert result.rx_phases.shape == (layers[1], sizes[2])
+    for phases in (result.tx_phases, result.rx_phases):
+        np.testing.assert_allclose(np.abs(phases), 1.0, atol=1e-12)
+    trace = np.asarray(result.objective_trace)
+    assert len(trace) == result.iterations + 1
+    assert np.all(np.diff(trace) >= -1e-9 * np.abs(trace[:-1]))
+    truth = link.rate_bps_hz(result.tx_phases, result.rx_phases, result.powers_w)
+    assert trace[-1] == pytest.approx(truth, rel=1e-9)
+    start = link.random_phases(np.random.default_rng(seed))  # the optimiser's own start
+    assert trace[0] == pytest.approx(link.rate_bps_hz(*start, result.powers_w), rel=1e-9)
+
+
+SCENARIO = PACKAGE / "scenarios" / "example.toml"
+
+
+def _missing_system_is_allowed(reason: str) -> None:
+    """Skip while the built-in system is absent from this checkout; never in CI."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def test_example_scenario_quantises_on_the_grid_and_records_the_version(example_plugin, tmp_path):
+    from simframe.plugins import PluginSettings, build_registry
+
+    if (
+        "sim_hmimo_link"
+        not in build_registry(PluginSettings()).components[ComponentKind.SYSTEM_MODEL]
+    ):
+        _missing_system_is_allowed("the built-in system sim_hmimo_link is not registered")
+    out = tmp_path / "example.nc"
+    done = _simframe(
+        "run", str(SCENARIO), "-o", str(out), "--workers", "1", "--quiet", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    dataset = open_result(out)
+    versions = dataset.simframe.plugin_versions
+    assert versions["simframe_example"] == f"{DISTRIBUTION} {example_plugin}"
+    assert dataset["bits"].values.tolist() == [1, 2, 3]
+    for stack in ("tx_phases", "rx_phases"):
+        for bits in (1, 2, 3):
+            phases = dataset[stack].sel(bits=bits).values
+            phases = phases[~np.isnan(phases)]
+            assert phases.size > 0
+            levels = np.angle(phases) / (2 * np.pi / 2**bits)
+            np.testing.assert_allclose(levels, np.round(levels), atol=1e-9)
+            np.testing.assert_allclose(np.abs(phases), 1.0, atol=1e-12)
+    rates = dataset.rate_bps_hz.mean("trial")
+    assert (rates.sel(variant="coordinate_ascent") > rates.sel(variant="random")).all()
