@@ -14,6 +14,7 @@ import difflib
 import enum
 import inspect
 import math
+import os
 import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -267,8 +268,27 @@ class SystemModel(Component):
         return []
 
     def estimate_memory_bytes(self) -> int:
-        """Rough peak memory one trial needs, so huge configurations are refused up front."""
+        """Rough peak memory one trial needs, so huge configurations are refused up front.
+
+        Compute it from the parameters alone, so that :meth:`refuse_if_too_large` can call it
+        before ``__init__`` allocates anything.
+        """
         return 0
+
+    def refuse_if_too_large(self, parameter: str) -> None:
+        """Raise :class:`ParameterError` naming ``parameter`` when one trial cannot fit in memory.
+
+        Call it in ``__init__`` before the precomputation allocates arrays, so that a scenario
+        asking for a billion meta-atoms is refused with an estimate instead of exhausting memory.
+        """
+        needed = self.estimate_memory_bytes()
+        available = physical_memory_bytes()
+        if available and needed > available:
+            raise ParameterError(
+                parameter,
+                f"one trial would need about {needed / 2**30:,.1f} GiB, more than the "
+                f"{available / 2**30:,.1f} GiB of memory of this machine",
+            )
 
     def draw(self, rng: np.random.Generator) -> Any:
         """Draw one random realisation (positions, fading, ...) from ``rng``.
@@ -281,6 +301,14 @@ class SystemModel(Component):
     def simulate(self, realisation: Any, trial: TrialContext) -> dict[str, Metric]:
         """Run this variant's algorithms on ``realisation`` and return its metrics."""
         raise NotImplementedError
+
+
+def physical_memory_bytes() -> int:
+    """Total memory of this machine (0 when the platform does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
 
 
 def check_component_class(cls: Any, kind: ComponentKind) -> str | None:

@@ -207,3 +207,9 @@ def test_huge_sweep_is_refused_up_front(tmp_path):
     path.write_text(text)
     output = assert_clean_outcome(path)
     assert "key 'sweep'" in output and "4,000,000 points" in output
+
+
+def test_sizes_beyond_memory_are_refused_up_front_with_an_estimate():
+    quickstart = Path(__file__).parents[1] / "scenarios" / "quickstart.toml"
+    output = assert_clean_outcome(quickstart, "--set", "system.tx_atoms=100000000")
+    assert "key 'system.tx_atoms': one trial would need about" in output and "GiB" in output

@@ -83,6 +83,7 @@ class SimCellFreeUplink(SystemModel):
         if self.tau_p > self.tau_c - 1:
             raise ParameterError("tau_p", f"must be below tau_c = {self.tau_c}")
         self.atoms = self._atoms_per_layer()
+        self.refuse_if_too_large("total_atoms" if self.total_atoms else "atoms_per_layer")
         self.wavelength_m = wavelength_m(self.carrier_frequency_hz)
         self.front_end = build_front_end(
             antennas=self.antennas,

@@ -12,7 +12,6 @@ from simframe_metasurface.geometry import (
     wavelength_m,
 )
 from simframe_metasurface.propagation import stack_hops
-from threadpoolctl import threadpool_limits
 
 from simframe import ComponentKind, Metric, Parameter, Slot, SystemModel
 from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry, HmimoLink
@@ -105,10 +104,8 @@ class SimHmimoLink(SystemModel):
 
     def __init__(self, components, **params):
         super().__init__(components, **params)
-        # The scheduler builds every (point, variant) in the main process, where BLAS may run
-        # many threads; for matrices of a few hundred rows that is much slower than one.
-        with threadpool_limits(1):
-            self._precompute(components)
+        self.refuse_if_too_large("tx_atoms" if self.tx_atoms >= self.rx_atoms else "rx_atoms")
+        self._precompute(components)  # the core runs construction with one BLAS thread
 
     def _precompute(self, components) -> None:
         """Geometry, hops, their spectral norms and the channel sampler of this sweep point."""
