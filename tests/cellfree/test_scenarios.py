@@ -39,29 +39,18 @@ def test_every_scenario_has_a_reduced_run():
     assert {p.stem for p in SCENARIOS.glob("cellfree_*.toml")} == set(REDUCED)
 
 
+def run_scenario(name: str, output, *extra: str) -> xr.Dataset:
+    """``python -m simframe run scenarios/NAME.toml -o OUTPUT --quiet EXTRA``, then open it."""
+    command = [sys.executable, "-m", "simframe", "run", str(SCENARIOS / f"{name}.toml")]
+    subprocess.run([*command, "-o", str(output), "--quiet", *extra], check=True)
+    return xr.open_dataset(output)
+
+
 @pytest.mark.parametrize("name", sorted(REDUCED))
 def test_reduced_scenario_runs(name, tmp_path):
-    output = tmp_path / f"{name}.nc"
     overrides = [arg for item in SMALL + REDUCED[name] for arg in ("--set", item)]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simframe",
-            "run",
-            str(SCENARIOS / f"{name}.toml"),
-            "-o",
-            str(output),
-            "--trials",
-            "2",
-            "--workers",
-            "1",
-            "--quiet",
-            *overrides,
-        ],
-        check=True,
-    )
-    with xr.open_dataset(output) as dataset:
+    extra = ("--trials", "2", "--workers", "1", *overrides)
+    with run_scenario(name, tmp_path / f"{name}.nc", *extra) as dataset:
         summary = se_summary(dataset)
         assert dataset["se_lsfd_bps_hz"].sizes["ue"] == 5
         assert np.all(np.isfinite(summary["mean_se_bps_hz"].values))
@@ -72,19 +61,5 @@ def test_reduced_scenario_runs(name, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REDUCED))
 def test_full_scenario_runs(name, tmp_path):
-    output = tmp_path / f"{name}.nc"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simframe",
-            "run",
-            str(SCENARIOS / f"{name}.toml"),
-            "-o",
-            str(output),
-            "--quiet",
-        ],
-        check=True,
-    )
-    with xr.open_dataset(output) as dataset:
+    with run_scenario(name, tmp_path / f"{name}.nc") as dataset:
         assert np.all(np.isfinite(se_summary(dataset)["mean_se_bps_hz"].values))
