@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from threadpoolctl import threadpool_limits
 
 from simframe.components import ComponentKind, Parameter, SystemModel, suggest
@@ -136,29 +137,28 @@ class Scenario:
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
-    index = []
-    for size in reversed(shape):
-        flat, i = divmod(flat, size)
-        index.append(i)
-    return tuple(reversed(index))
+    """Flat point index -> index per sweep axis (C order: the last axis varies fastest)."""
+    return tuple(int(i) for i in np.unravel_index(flat, shape))
 
 
 class _Problems:
     """Collects ``key 'path': message`` lines, without duplicates, in order."""
 
     def __init__(self) -> None:
-        self.items: list[str] = []
+        self._lines: dict[str, None] = {}  # an ordered set
         self.reported = 0
         """Problems reported so far, duplicates included (to tell whether a step found any)."""
 
+    @property
+    def items(self) -> list[str]:
+        return list(self._lines)
+
     def add(self, path: str, message: str) -> None:
         self.reported += 1
-        line = f"key '{path}': {message}" if path else message
-        if line not in self.items:
-            self.items.append(line)
+        self._lines[f"key '{path}': {message}" if path else message] = None
 
     def __bool__(self) -> bool:
-        return bool(self.items)
+        return bool(self._lines)
 
 
 def _describe(value: Any) -> str:
