@@ -18,8 +18,8 @@ dimension at most; fix the others with ``select``). Needs matplotlib (``pip inst
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import xarray as xr
@@ -36,7 +36,8 @@ LOG_SPAN = 100.0  # positive data spanning more than this factor get a logarithm
 LOG_DECADES = 8  # ... showing at most this many decades below the largest value
 TITLE_WIDTH = 70
 RATE_UNITS = ("bit/s/Hz",)
-_FIXED = "simframe_plot_fixed_dims"  # attribute naming the dims a selection fixed (titles)
+
+_Data = TypeVar("_Data", xr.Dataset, xr.DataArray)
 
 
 class PlotError(ValueError):
@@ -104,7 +105,7 @@ def apply_selection(dataset: xr.Dataset, select: Mapping[str, Any]) -> xr.Datase
     return dataset
 
 
-def _squeeze(data: xr.Dataset, keep: tuple[str, ...]) -> xr.Dataset:
+def _squeeze(data: _Data, keep: tuple[str, ...]) -> _Data:
     """Drop the size-one dimensions other than ``keep`` and ``variant``."""
     return data.squeeze(
         [d for d in data.dims if d not in (*keep, "variant") and data.sizes[d] == 1], drop=True
@@ -167,7 +168,7 @@ def _by_variant(data: xr.Dataset | xr.DataArray) -> list[tuple[str | None, Any]]
 
 
 def _overlay_lines(
-    dataset: xr.Dataset, name: str, x: str, panel_dim: str | None, units: str
+    dataset: xr.Dataset, name: str, x: str, units: str
 ) -> list[tuple[str, xr.DataArray]]:
     """Mean over trials of a reference metric (e.g. a benchmark bound), drawn dashed.
 
@@ -180,11 +181,8 @@ def _overlay_lines(
         raise PlotError(f"{name!r} is in {dataset[name].attrs.get('units')!r}, not {units!r}")
     data = dataset[name]
     own = [d for d in dataset.simframe.metric_dims(name) if d != x]
-    mean = data.mean([*own, "trial"], skipna=True, keep_attrs=True)
-    mean = mean.squeeze(
-        [d for d in mean.dims if d not in (x, "variant", panel_dim) and mean.sizes[d] == 1],
-        drop=True,
-    )
+    # the panel dim is never squeezed: it has more than one value
+    mean = _squeeze(data.mean([*own, "trial"], skipna=True, keep_attrs=True), (x,))
     long_name = data.attrs.get("long_name", name)
     if "variant" not in mean.dims:
         return [(long_name, mean)]
@@ -196,7 +194,12 @@ def _overlay_lines(
 
 
 def _mean_figure(
-    dataset: xr.Dataset, variable: str, x: str | None, level: float, overlay: tuple[str, ...]
+    dataset: xr.Dataset,
+    variable: str,
+    title: str,
+    x: str | None,
+    level: float,
+    overlay: tuple[str, ...],
 ) -> Figure:
     data = dataset[variable]
     accessor = dataset.simframe
@@ -222,9 +225,7 @@ def _mean_figure(
     fewest, most = int(stats["count"].min()), int(stats["count"].max())
     trials = f"{most}" if fewest == most else f"{fewest} to {most}"
     units = dataset[variable].attrs.get("units", "")
-    references = [
-        line for name in overlay for line in _overlay_lines(dataset, name, x, panel_dim, units)
-    ]
+    references = [line for name in overlay for line in _overlay_lines(dataset, name, x, units)]
     for ax, panel_value in zip(axes, panel_values, strict=True):
         panel = stats.sel({panel_dim: panel_value}) if panel_dim else stats
         for label, line in _by_variant(panel):
@@ -249,7 +250,7 @@ def _mean_figure(
     axes[0].set_ylabel(axis_label(dataset[variable], variable))
     _legend(axes[0])
     figure.suptitle(
-        f"{_title(dataset, variable)}\n"
+        f"{title}\n"
         + (f"averaged over {', '.join(averaged)} in each trial; " if averaged else "")
         + f"mean and {level:.0%} confidence interval over {trials} trials",
         fontsize="medium",
@@ -257,7 +258,7 @@ def _mean_figure(
     return figure
 
 
-def _cdf_figure(dataset: xr.Dataset, variable: str) -> Figure:
+def _cdf_figure(dataset: xr.Dataset, variable: str, title: str) -> Figure:
     cdf = _squeeze(dataset.simframe.ecdf(variable), ("sample",))
     pooled = ["trial", *dataset.simframe.metric_dims(variable)]
     panel_dim = _panels(cdf, ("sample",))
@@ -281,7 +282,7 @@ def _cdf_figure(dataset: xr.Dataset, variable: str) -> Figure:
     _legend(axes[0])
     samples = int(np.prod([dataset.sizes[d] for d in pooled]))
     figure.suptitle(
-        f"{_title(dataset, variable)}\nCDF over {' x '.join(pooled)} ({samples} samples per line)",
+        f"{title}\nCDF over {' x '.join(pooled)} ({samples} samples per line)",
         fontsize="medium",
     )
     return figure
@@ -303,12 +304,12 @@ def _log_axis(values: np.ndarray) -> tuple[float, str, float] | None:
     return lower, "log scale", positive.max()
 
 
-def _title(dataset: xr.Dataset, variable: str) -> str:
-    """The scenario's title and the values of the dimensions fixed by a selection, wrapped."""
+def _title(dataset: xr.Dataset, variable: str, selected: Collection[str]) -> str:
+    """The scenario's title and the values of the ``selected`` dimensions, wrapped."""
     fixed = [
         _panel_title(dataset, str(name), coord.values.item())
         for name, coord in dataset.coords.items()
-        if coord.ndim == 0 and name in dataset.attrs.get(_FIXED, ())
+        if coord.ndim == 0 and name in selected
     ]
     title = dataset.attrs.get("title", variable)
     title = f"{title} ({', '.join(fixed)})" if fixed else title
@@ -348,8 +349,8 @@ def plot_result(
     """
     if kind not in KINDS:
         raise PlotError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    dataset = apply_selection(dataset, select or {})
-    dataset = dataset.assign_attrs({_FIXED: tuple(select or ())})
+    select = select or {}
+    dataset = apply_selection(dataset, select)
     variable = variable or default_variable(dataset)
     if variable not in dataset.simframe.metrics:
         raise PlotError(
@@ -359,8 +360,9 @@ def plot_result(
     if kind == "auto":
         own = dataset.simframe.metric_dims(variable)
         kind = "mean" if x is not None or not own else "cdf"
+    title = _title(dataset, variable, select)
     if kind == "cdf":
         if x is not None or overlay:
             raise PlotError("a CDF has the metric's values on the x axis; drop --x and --overlay")
-        return _cdf_figure(dataset, variable)
-    return _mean_figure(dataset, variable, x, level, tuple(overlay))
+        return _cdf_figure(dataset, variable, title)
+    return _mean_figure(dataset, variable, title, x, level, tuple(overlay))
