@@ -6,7 +6,6 @@ import numpy as np
 
 from simframe import Parameter
 from simframe_hmimo.interfaces import HmimoLink, HmimoPhaseOptimiser, PhaseResult
-from simframe_hmimo.link import tx_fields
 
 
 def off_diagonal_power(channel: np.ndarray) -> float:
@@ -43,29 +42,26 @@ def interference_minimisation_sweep(
     Returns the effective channel after the pass. The factors of each layer are prepared in
     one forward and one backward pass per side, O(L N^2 S + K M^2 S).
     """
-    forward_tx = tx_fields(link, tx_phases)
-    # Rows of V_R H~ Theta^L Omega^L ... Omega^{l+1} for every TX layer l (before its update).
-    v_r = link.rx_hops[0]
+    # Rows of Omega^1_R Theta^1_R ... Omega^k_R for every RX layer k. The RX phases are fixed
+    # while the TX layers are swept, so these serve both V_R (TX pass) and the RX pass.
+    rx_lefts = [link.rx_hops[0]]
     for layer in range(1, len(link.rx_hops)):
-        v_r = (v_r * rx_phases[layer - 1][None, :]) @ link.rx_hops[layer]
-    v_r = v_r * rx_phases[-1][None, :]
+        rx_lefts.append((rx_lefts[-1] * rx_phases[layer - 1][None, :]) @ link.rx_hops[layer])
+    v_r = rx_lefts[-1] * rx_phases[-1][None, :]
+    # Rows of V_R H~ Theta^L Omega^L ... Omega^{l+1} for every TX layer l (before its update).
     lefts = [v_r @ link.channel]
     for layer in range(len(link.tx_hops) - 1, 0, -1):
         lefts.append((lefts[-1] * tx_phases[layer][None, :]) @ link.tx_hops[layer])
     lefts.reverse()
-    right = forward_tx[0]
+    right = link.tx_hops[0]
     for layer, left in enumerate(lefts):
         _sweep_layer(left, tx_phases[layer], right)
         if layer + 1 < len(link.tx_hops):
             right = link.tx_hops[layer + 1] @ (tx_phases[layer][:, None] * right)
     v_t = tx_phases[-1][:, None] * right
-    # Rows of Omega^1_R Theta^1_R ... Omega^k_R for every RX layer k (before its update).
-    lefts = [link.rx_hops[0]]
-    for layer in range(1, len(link.rx_hops)):
-        lefts.append((lefts[-1] * rx_phases[layer - 1][None, :]) @ link.rx_hops[layer])
     right = link.channel @ v_t
     for layer in range(len(link.rx_hops) - 1, -1, -1):
-        channel = _sweep_layer(lefts[layer], rx_phases[layer], right)
+        channel = _sweep_layer(rx_lefts[layer], rx_phases[layer], right)
         if layer > 0:
             right = link.rx_hops[layer] @ (rx_phases[layer][:, None] * right)
     return channel
@@ -110,7 +106,7 @@ class InterferenceMinimisation(HmimoPhaseOptimiser):
             powers,
             len(trace) - 1,
             tuple(trace),
-            "1",
-            "off-diagonal power of H",
-            "off_diagonal_power",
+            objective_units="1",
+            objective_name="off-diagonal power of H",
+            objective_key="off_diagonal_power",
         )

@@ -64,10 +64,10 @@ class ProjectedGradientFit(HmimoPhaseOptimiser):
             powers,
             len(trace) - 1,
             tuple(trace),
-            "1",
-            "NMSE of alpha H",
-            "nmse",
-            scale,
+            objective_units="1",
+            objective_name="NMSE of alpha H",
+            objective_key="nmse",
+            channel_scale=scale,
         )
 
     def _fit(self, link: HmimoLink, target: np.ndarray, tx: np.ndarray, rx: np.ndarray):
