@@ -11,10 +11,12 @@ from typing import Any, NoReturn
 import click
 
 from simframe import docgen
-from simframe.components import REQUIRED, ComponentInfo, ComponentKind, Parameter, SystemModel
+from simframe.components import ComponentInfo, ComponentKind, Parameter, SystemModel, suggest
 from simframe.errors import ScenarioError, SimframeError
 from simframe.executors import available_cores
+from simframe.plotting import PlotError, default_variable, plot_result
 from simframe.plugins import PluginSettings, Registry, get_registry
+from simframe.results import open_result
 from simframe.runner import RunOptions, run_scenario
 from simframe.scenario import Scenario, load_scenario
 
@@ -184,7 +186,7 @@ def validate(scenario: str, overrides: tuple[str, ...], plugins: tuple[str, ...]
 def _parameter_rows(parameters: tuple[Parameter, ...]) -> list[str]:
     rows = []
     for p in parameters:
-        default = "(required)" if p.default is REQUIRED else repr(p.default)
+        default = "(required)" if p.required else repr(p.default)
         unit = f" [{p.unit}]" if p.unit and p.unit != "1" else ""
         rows.append(f"    {p.name}: {p.type.__name__} = {default}{unit}  {p.help}")
     return rows
@@ -225,8 +227,6 @@ def plugins(name: str | None, plugins: tuple[str, ...]) -> None:
         groups = registry.option_groups
         if not matches and name not in groups:
             names = [i.name for i in registry.all_components()] + list(groups)
-            from simframe.components import suggest
-
             click.echo(f"error: no component named {name!r}{suggest(name, names)}", err=True)
             sys.exit(2)
         sections = [
@@ -312,12 +312,6 @@ def plot(
     output: str | None,
 ) -> None:
     """Draw a figure from RESULT, a dataset written by `simframe run` (needs matplotlib)."""
-    try:
-        from simframe.plotting import PlotError, default_variable, plot_result
-        from simframe.results import open_result
-    except ImportError as exc:  # pragma: no cover - matplotlib is an optional extra
-        click.echo(f"error: {exc}; install it with pip install 'simframe[plot]'", err=True)
-        sys.exit(1)
     dataset = open_result(result)
     try:
         variable = variable or default_variable(dataset)
