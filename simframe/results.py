@@ -7,6 +7,7 @@ Metric dims whose size varies between trials or points (e.g. ``iteration``) are 
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
@@ -24,7 +25,7 @@ TIMING_ROLE = "timing"
 
 
 def _fill_value(dtype: np.dtype) -> Any:
-    """NaN for numbers, "" for text; integers are only used complete (see _padded_dtype)."""
+    """NaN for numbers, "" for text; integers are only used complete (see _stack_padded)."""
     if dtype.kind in "fc":
         return np.nan
     if dtype.kind in "OUS":
@@ -32,10 +33,26 @@ def _fill_value(dtype: np.dtype) -> Any:
     return 0
 
 
-def _padded_dtype(dtype: np.dtype, needs_fill: bool) -> np.dtype:
-    if needs_fill and dtype.kind in "biu":
-        return np.dtype(np.float64)
-    return dtype
+def _stack_padded(
+    pieces: Mapping[tuple[int, ...], np.ndarray],
+    lead_shape: tuple[int, ...],
+    tail_shape: tuple[int, ...],
+) -> np.ndarray:
+    """Place ``pieces[index]`` at ``array[index]`` of a ``lead_shape + tail_shape`` array.
+
+    Pieces may be shorter than ``tail_shape`` along any axis and some indices may be missing;
+    the rest is filled with NaN (or "" for text). Integers that need filling become floats.
+    """
+    dtype = np.result_type(*pieces.values())
+    complete = len(pieces) == math.prod(lead_shape) and all(
+        piece.shape == tail_shape for piece in pieces.values()
+    )
+    if not complete and dtype.kind in "biu":
+        dtype = np.dtype(np.float64)
+    array = np.full((*lead_shape, *tail_shape), _fill_value(dtype), dtype=dtype)
+    for index, piece in pieces.items():
+        array[(*index, *(slice(0, size) for size in piece.shape))] = piece
+    return array
 
 
 def point_dataset(scenario: Scenario, point: int, outcomes: Iterable[Outcome]) -> xr.Dataset:
@@ -66,14 +83,7 @@ def point_dataset(scenario: Scenario, point: int, outcomes: Iterable[Outcome]) -
     for name, values in by_name.items():
         metric = meta[name]
         shape = tuple(sizes[d] for d in metric.dims)
-        dtype = np.result_type(*values.values())
-        incomplete = len(values) < len(variants) * n_trials or any(
-            a.shape != shape for a in values.values()
-        )
-        dtype = _padded_dtype(dtype, incomplete)
-        array = np.full((len(variants), n_trials, *shape), _fill_value(dtype), dtype=dtype)
-        for (v, t), value in values.items():
-            array[(v, t, *(slice(0, s) for s in value.shape))] = value
+        array = _stack_padded(values, (len(variants), n_trials), shape)
         attrs = {"units": metric.units, "long_name": metric.long_name}
         if metric.timing:
             attrs["simframe_role"] = TIMING_ROLE
@@ -123,23 +133,15 @@ def combine_points(scenario: Scenario, parts: Mapping[int, xr.Dataset]) -> xr.Da
                 sizes[dim] = max(sizes.get(dim, 0), part.sizes[dim])
     data_vars = {}
     for name, first in meta.items():
-        extra = first.dims[2:]
-        extra_shape = tuple(sizes[d] for d in extra)
-        dtypes = [p[name].dtype for p in parts.values() if name in p]
-        incomplete = len(dtypes) < len(parts) or any(
-            tuple(p.sizes[d] for d in extra) != extra_shape for p in parts.values() if name in p
+        extra_shape = tuple(sizes[d] for d in first.dims[2:])
+        pieces = {
+            scenario.point_index(point): part[name].values
+            for point, part in parts.items()
+            if name in part
+        }
+        array = _stack_padded(
+            pieces, shape, (len(scenario.variants), scenario.trials, *extra_shape)
         )
-        dtype = _padded_dtype(np.result_type(*dtypes), incomplete)
-        full_shape = (*shape, len(scenario.variants), scenario.trials, *extra_shape)
-        array = np.full(full_shape, _fill_value(dtype), dtype=dtype)
-        for point, part in parts.items():
-            if name not in part:
-                continue
-            values = part[name].values
-            index = scenario.point_index(point)
-            array[(*index, slice(None), slice(None), *(slice(0, s) for s in values.shape[2:]))] = (
-                values
-            )
         data_vars[name] = ((*sweep_dims, *first.dims), array, dict(first.attrs))
     first_part = next(iter(parts.values()))
     coords = {name: first_part[name].variable for name in first_part.coords}
