@@ -132,8 +132,7 @@ class SimframeAccessor:
         (``ue``) or stream of every trial, as cell-free papers do for per-user spectral
         efficiency. NaN samples (padding, failed trials) are ignored.
         """
-        data = self._metric(name)
-        dims = self._pooled_dims(name, dims)
+        data, dims = self._pooled(name, dims)
         scalar = np.ndim(q) == 0
         result = data.quantile(np.atleast_1d(q) / 100.0, dim=dims, skipna=True)
         result = result.assign_coords(quantile=result["quantile"] * 100.0).rename(
@@ -152,7 +151,7 @@ class SimframeAccessor:
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"probability must lie in [0, 1], got {probability}")
         result = self.percentile(name, 100.0 * (1.0 - probability), dims)
-        long_name = self._metric(name).attrs.get("long_name", name)
+        long_name = result.attrs.get("long_name", name)  # percentile keeps the metric's attrs
         return result.assign_attrs(long_name=f"{probability:.0%}-likely {long_name}")
 
     def ecdf(self, name: str, dims: Sequence[str] | None = None) -> xr.Dataset:
@@ -163,8 +162,7 @@ class SimframeAccessor:
         (the fraction of samples <= value); NaN samples are dropped, so where slices hold
         different numbers of valid samples the tail of the shorter ones is NaN.
         """
-        data = self._metric(name)
-        dims = self._pooled_dims(name, dims)
+        data, dims = self._pooled(name, dims)
         pooled = data.stack(sample=dims).reset_index("sample", drop=True)
         pooled = pooled.drop_vars([d for d in dims if d in pooled.coords])
         values = np.sort(pooled.values, axis=-1)  # NaN sort to the end
@@ -196,11 +194,12 @@ class SimframeAccessor:
             )
         return data
 
-    def _pooled_dims(self, name: str, dims: Sequence[str] | None) -> list[str]:
+    def _pooled(self, name: str, dims: Sequence[str] | None) -> tuple[xr.DataArray, list[str]]:
+        """Metric ``name`` and the dims to pool it over (``trial`` and its own by default)."""
         data = self._metric(name)
         chosen = ["trial", *self.metric_dims(name)] if dims is None else list(dims)
         self._check_dims(data, chosen)
-        return chosen
+        return data, chosen
 
     @staticmethod
     def _check_dims(data: xr.DataArray, dims: Sequence[Hashable]) -> None:
