@@ -232,9 +232,10 @@ def _signature(function: Callable[..., object]) -> str:
 def hooks_reference() -> str:
     registration = set(REGISTRATION_HOOKS.values()) | {"simframe_option_groups"}
     out = ["# Hook reference", "", GENERATED_NOTICE, "", inspect.getdoc(hookspecs) or "", ""]
+    hooks = hook_functions()
     sections = {
-        "Registration hooks": [f for f in hook_functions() if f.__name__ in registration],
-        "Physical-layer hooks": [f for f in hook_functions() if f.__name__ not in registration],
+        "Registration hooks": [f for f in hooks if f.__name__ in registration],
+        "Physical-layer hooks": [f for f in hooks if f.__name__ not in registration],
     }
     for title, functions in sections.items():
         out += [f"## {title}", ""]
