@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -15,6 +16,7 @@ from simframe_hmimo.interfaces import (
     HmimoPowerAllocator,
     PhaseResult,
 )
+from simframe_hmimo.link import rate_bps_hz
 from simframe_hmimo.power import WaterFilling
 
 
@@ -54,16 +56,17 @@ class RateMaximisation(HmimoPhaseOptimiser):
         rng: np.random.Generator,
     ) -> PhaseResult:
         """Algorithm 1 from the given phases and powers."""
-        rate = link.rate_bps_hz(tx, rx, powers)
-        trace = [rate]
+        trace = [link.rate_bps_hz(tx, rx, powers)]
         for _ in range(self.max_outer_iterations):
             tx = self._block(partial(_negative_tx_rate, link, rx, powers), tx, rng)
             rx = self._block(partial(_negative_rx_rate, link, tx, powers), rx, rng)
             channel = link.effective_channel(tx, rx)
             candidate = allocator.allocate(channel, link.noise_w, link.budget_w, initial_w=powers)
-            if link.rate_bps_hz(tx, rx, candidate) >= link.rate_bps_hz(tx, rx, powers):
-                powers = candidate
-            trace.append(link.rate_bps_hz(tx, rx, powers))
+            rate = rate_bps_hz(channel, powers, link.noise_w)
+            candidate_rate = rate_bps_hz(channel, candidate, link.noise_w)
+            if candidate_rate >= rate:
+                powers, rate = candidate, candidate_rate
+            trace.append(rate)
             if trace[-1] - trace[-2] <= self.tolerance * abs(trace[-2]):
                 break
         return PhaseResult(tx, rx, powers, len(trace) - 1, tuple(trace))
@@ -116,10 +119,4 @@ class HybridOptimisation(RateMaximisation):
         result = self.maximise_from(
             link, allocator, start.tx_phases, start.rx_phases, start.powers_w, rng
         )
-        return PhaseResult(
-            result.tx_phases,
-            result.rx_phases,
-            result.powers_w,
-            start.iterations + result.iterations,
-            result.objective_trace,
-        )
+        return replace(result, iterations=start.iterations + result.iterations)
