@@ -83,7 +83,8 @@ class SimCellFreeUplink(SystemModel):
         if self.tau_p > self.tau_c - 1:
             raise ParameterError("tau_p", f"must be below tau_c = {self.tau_c}")
         self.atoms = self._atoms_per_layer()
-        self.refuse_if_too_large("total_atoms" if self.total_atoms else "atoms_per_layer")
+        terms = self._memory_terms()
+        self.refuse_if_too_large(max(terms, key=terms.__getitem__))
         self.wavelength_m = wavelength_m(self.carrier_frequency_hz)
         self.front_end = build_front_end(
             antennas=self.antennas,
@@ -117,10 +118,21 @@ class SimCellFreeUplink(SystemModel):
             ]
         return []
 
-    def estimate_memory_bytes(self) -> int:
+    def _memory_terms(self) -> dict[str, int]:
+        """Complex entries one trial holds, split by the parameter that drives each term.
+
+        Step-search candidates ``2 M (M N + 3 K^2 L + K L^2)`` and statistics ``4 L K N^2``.
+        """
         m, n, k, aps = max(self.atoms, 1), self.antennas, self.ues, self.aps
-        candidates = 2 * m * (m * n + k * k * aps * 3 + k * aps * aps)
-        return int(16 * (candidates + aps * k * n * n * 4))
+        return {
+            "total_atoms" if self.total_atoms else "atoms_per_layer": 2 * m * m * n,
+            "ues": 2 * m * k * k * aps * 3,
+            "aps": 2 * m * k * aps * aps,
+            "antennas": aps * k * n * n * 4,
+        }
+
+    def estimate_memory_bytes(self) -> int:
+        return int(16 * sum(self._memory_terms().values()))
 
     def draw(self, rng: np.random.Generator) -> LargeScaleFading:
         return self.components["setup"].draw(rng, self.aps, self.ues)

@@ -13,7 +13,7 @@ from simframe_cellfree.power import FullPower, MaxMinPower
 from simframe_cellfree.system import SimCellFreeUplink
 from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 
-from simframe import TrialContext
+from simframe import ParameterError, TrialContext
 
 from .test_closed_form import small_problem
 
@@ -95,6 +95,20 @@ def test_total_atoms_sets_atoms_per_layer_and_refuses_remainders():
     assert system(aps=20, layers=2, total_atoms=1200).atoms == 30
     with pytest.raises(Exception, match="total_atoms"):
         system(aps=7, layers=2, total_atoms=1200)
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        (dict(ues=10**8), "ues"),
+        (dict(atoms_per_layer=10**7), "atoms_per_layer"),
+        (dict(aps=10, total_atoms=4 * 10**9), "total_atoms"),
+    ],
+)
+def test_memory_refusal_names_the_parameter_that_drives_the_estimate(params, named):
+    with pytest.raises(ParameterError) as refused:
+        system(**params)
+    assert refused.value.parameter == named and "GiB" in refused.value.message
 
 
 def test_wrap_around_offsets_take_the_nearest_copy():
