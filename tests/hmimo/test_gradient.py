@@ -14,6 +14,14 @@ sizes = st.tuples(
 )
 
 
+def random_case(sizes, seed: int):
+    """A random link with random phases and a random power split summing to 1 W."""
+    rng = np.random.default_rng(seed)
+    link = random_link(rng, *sizes)
+    tx, rx = link.random_phases(rng)
+    return link, tx, rx, rng.dirichlet(np.ones(link.antennas))
+
+
 def angle_derivative(link, tx, rx, powers, side: str, index: tuple[int, int], step=1e-6) -> float:
     """Central difference of the rate in the angle of one meta-atom."""
     rates = []
@@ -27,10 +35,7 @@ def angle_derivative(link, tx, rx, powers, side: str, index: tuple[int, int], st
 @settings(max_examples=25, deadline=None)
 @given(sizes=sizes, seed=st.integers(0, 2**32 - 1))
 def test_adjoint_gradient_matches_central_differences(sizes, seed):
-    rng = np.random.default_rng(seed)
-    link = random_link(rng, *sizes)
-    tx, rx = link.random_phases(rng)
-    powers = rng.dirichlet(np.ones(link.antennas))
+    link, tx, rx, powers = random_case(sizes, seed)
     rate, grad_tx, grad_rx = rate_gradient(link, tx, rx, powers)
     assert np.isclose(rate, link.rate_bps_hz(tx, rx, powers))
     for side, phases, grad in (("tx", tx, grad_tx), ("rx", rx, grad_rx)):
@@ -43,10 +48,7 @@ def test_adjoint_gradient_matches_central_differences(sizes, seed):
 @settings(max_examples=15, deadline=None)
 @given(sizes=sizes, seed=st.integers(0, 2**32 - 1))
 def test_adjoint_equals_dense_reference(sizes, seed):
-    rng = np.random.default_rng(seed)
-    link = random_link(rng, *sizes)
-    tx, rx = link.random_phases(rng)
-    powers = rng.dirichlet(np.ones(link.antennas))
+    link, tx, rx, powers = random_case(sizes, seed)
     adjoint, dense = rate_gradient(link, tx, rx, powers), dense_rate_gradient(link, tx, rx, powers)
     np.testing.assert_allclose(adjoint[0], dense[0], rtol=1e-10)
     np.testing.assert_allclose(adjoint[1], dense[1], rtol=1e-9, atol=1e-12)
