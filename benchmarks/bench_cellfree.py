@@ -81,7 +81,8 @@ def main() -> None:
         lambda: CellFreeStepSearch(max_sweeps=1).optimise(problem, phases, None), 3
     )
     print(
-        f"Algorithm 2, one sweep over 20 APs x 2 layers (72 candidates each): {one_sweep:.2f} s"
+        f"Algorithm 2, one sweep over {DEFAULT['aps']} APs x {DEFAULT['layers']} layers "
+        f"({2 * DEFAULT['atoms_per_layer']} candidates each): {one_sweep:.2f} s"
         f"  ({one_sweep / base:.0f} closed forms)"
     )
     start = time.perf_counter()
