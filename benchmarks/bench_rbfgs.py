@@ -21,7 +21,9 @@ import argparse
 import time
 
 import numpy as np
+from simframe_hmimo.channel import path_gain_db
 from simframe_hmimo.interfaces import HmimoLink
+from simframe_hmimo.system import dbm_to_w
 from simframe_metasurface.correlation import matrix_sqrt, sinc_correlation
 from simframe_metasurface.geometry import layer_stack, uniform_linear_array, wavelength_m
 from simframe_metasurface.manifold import minimise_rlbfgs, random_point
@@ -43,16 +45,6 @@ GRADIENT_TOLERANCE = 1e-6
 TIME_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
 
-def dbm_to_w(power_dbm: float) -> float:
-    return 10.0 ** ((power_dbm - 30.0) / 10.0)
-
-
-def channel_gain_db(distance_m: float, lam_m: float) -> float:
-    """``xi_dB = -10 a1 log10(4 pi d0 / lambda) + 10 a2 log10(d0 / d)``, a1 = 2, a2 = 3.5, d0 = 1 m
-    (spec sim-hmimo.md; -131.31 dB at 240 m and 6 GHz)."""
-    return -20.0 * np.log10(4.0 * np.pi / lam_m) + 35.0 * np.log10(1.0 / distance_m)
-
-
 def paper_link(atoms: int, layers: int, rng: np.random.Generator) -> HmimoLink:
     """The paper's default link with the same SIM on both sides (RX hops by reciprocity)."""
     lam = wavelength_m(CARRIER_HZ)
@@ -65,7 +57,8 @@ def paper_link(atoms: int, layers: int, rng: np.random.Generator) -> HmimoLink:
         lam**2 / 4,
     ).hops
     correlation_root = matrix_sqrt(sinc_correlation(surfaces[-1], lam))
-    gain = 10.0 ** (channel_gain_db(DISTANCE_M, lam) / 10.0)
+    # a1 = 2, a2 = 3.5, d0 = 1 m (spec sim-hmimo.md; -131.31 dB at 240 m and 6 GHz)
+    gain = 10.0 ** (path_gain_db(lam, DISTANCE_M, 1.0, 2.0, 3.5) / 10.0)
     white = np.sqrt(gain / 2) * (
         rng.normal(size=(atoms, atoms)) + 1j * rng.normal(size=(atoms, atoms))
     )
@@ -108,6 +101,15 @@ class LoggedObjective:
         return max((-cost for t, cost in self.log if t <= seconds), default=float("nan"))
 
 
+def report(label: str, result, elapsed: float, evaluations: int, stop: str) -> None:
+    """One line per run; ``result`` has ``cost`` (-rate), ``iterations``, ``gradient_norm``."""
+    print(
+        f"  {label}: rate {-result.cost:9.4f} bit/s/Hz in {elapsed:7.3f} s, "
+        f"{result.iterations:5d} iterations, {evaluations:5d} evaluations, "
+        f"gradient norm {result.gradient_norm:.2e}, stop: {stop}"
+    )
+
+
 def run_rbfgs(
     objective: LoggedObjective, start: np.ndarray, max_iterations: int
 ) -> tuple[float, float]:
@@ -117,11 +119,7 @@ def run_rbfgs(
         objective, start, max_iterations=max_iterations, gradient_tolerance=GRADIENT_TOLERANCE
     )
     elapsed = time.perf_counter() - began
-    print(
-        f"  RBFGS: rate {-result.cost:9.4f} bit/s/Hz in {elapsed:7.3f} s, "
-        f"{result.iterations:5d} iterations, {len(objective.log):5d} evaluations, "
-        f"gradient norm {result.gradient_norm:.2e}, stop: {result.stop_reason}"
-    )
+    report("RBFGS", result, elapsed, len(objective.log), result.stop_reason)
     return -result.cost, elapsed
 
 
@@ -150,11 +148,7 @@ def run_conjugate_gradient(
     began = time.perf_counter()
     result = optimizer.run(problem, initial_point=start.ravel().copy())
     elapsed = time.perf_counter() - began
-    print(
-        f"  CG   : rate {-result.cost:9.4f} bit/s/Hz in {elapsed:7.3f} s, "
-        f"{result.iterations:5d} iterations, {len(objective.log):5d} evaluations, "
-        f"gradient norm {result.gradient_norm:.2e}, stop: {result.stopping_criterion.strip()}"
-    )
+    report("CG   ", result, elapsed, len(objective.log), result.stopping_criterion.strip())
     return -result.cost, elapsed
 
 
