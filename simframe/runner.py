@@ -86,7 +86,7 @@ def _check_memory(scenario: Scenario, workers: int) -> None:
 
 def _prepare_parts(scenario: Scenario, parts: Path, fresh: bool) -> set[int]:
     """Create or validate the parts directory; return the points already finished."""
-    fingerprint = scenario.fingerprint()
+    fingerprint = scenario.fingerprint
     manifest = parts / MANIFEST
     if fresh and parts.exists():
         shutil.rmtree(parts)
@@ -117,7 +117,7 @@ def _global_attrs(scenario: Scenario, registry: Registry, command: str) -> dict[
         "scenario_file": scenario.source,
         "scenario": scenario.text,
         "scenario_overrides": " ".join(scenario.overrides),
-        "scenario_fingerprint": scenario.fingerprint(),
+        "scenario_fingerprint": scenario.fingerprint,
         "seed_entropy": str(scenario.seed),
         "plugin_versions": json.dumps(registry.versions, sort_keys=True),
         "warnings": "\n".join(scenario.warnings),
@@ -159,7 +159,7 @@ def run_scenario(
     if (
         not options.fresh
         and not parts.exists()
-        and _finished_result(output, scenario.fingerprint())
+        and _finished_result(output, scenario.fingerprint)
     ):
         return RunReport(output, scenario.n_points, scenario.n_points, 0, already_complete=True)
     _check_memory(scenario, options.workers)
@@ -188,7 +188,7 @@ def _run_points(
     report: RunReport,
 ) -> None:
     spec = RunSpec(
-        token=scenario.fingerprint(),
+        token=scenario.fingerprint,
         settings=settings,
         entropy=scenario.seed,
         store=scenario.store,

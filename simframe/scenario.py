@@ -7,6 +7,7 @@ closest valid ones. See ``docs/scenarios.md`` for the format.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -120,6 +121,7 @@ class Scenario:
     def point_index(self, point: int) -> tuple[int, ...]:
         return _unravel(point, self.shape)
 
+    @functools.cached_property
     def fingerprint(self) -> str:
         """Hash of everything that determines the numbers of a run (not its title or text)."""
         payload = {
