@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 from simframe_metasurface.correlation import matrix_sqrt, sinc_correlation
 
-from simframe import Parameter
+from simframe import Parameter, ParameterError
 from simframe_hmimo.interfaces import HmimoChannelModel, HmimoGeometry
 
 
@@ -44,8 +44,6 @@ class CorrelatedRayleighChannel(HmimoChannelModel):
 
     def sampler(self, geometry: HmimoGeometry) -> Callable[[np.random.Generator], np.ndarray]:
         if self.distance_m < self.reference_distance_m:
-            from simframe import ParameterError
-
             raise ParameterError("distance_m", "the path-loss model needs d >= d0")
         gain = 10.0 ** (
             path_gain_db(

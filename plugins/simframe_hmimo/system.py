@@ -155,10 +155,11 @@ class SimHmimoLink(SystemModel):
         trial.phases_configured(phases)
         channel = result.channel_scale * link.effective_channel(phases["tx"], phases["rx"])
         powers = result.powers_w
-        if not all(
-            np.array_equal(phases[k], v)
-            for k, v in (("tx", result.tx_phases), ("rx", result.rx_phases))
-        ):
+        hooks_changed_phases = not (
+            np.array_equal(phases["tx"], result.tx_phases)
+            and np.array_equal(phases["rx"], result.rx_phases)
+        )
+        if hooks_changed_phases:
             powers = power.allocate(channel, self.noise_w, self.budget_w, initial_w=powers)
         _, interference = stream_powers(channel, powers)
         metrics = {
