@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from simframe_metasurface.correlation import sinc_correlation
-from simframe_metasurface.geometry import uniform_linear_array
+from simframe_metasurface.geometry import layer_stack, uniform_linear_array
 from simframe_metasurface.propagation import PropagationModel, stack_hops
 
 
@@ -25,15 +25,6 @@ def layer_grid_shape(atoms: int) -> tuple[int, int]:
     """
     rows = max(d for d in range(1, math.isqrt(atoms) + 1) if atoms % d == 0)
     return rows, atoms // rows
-
-
-def planar_layer(atoms: int, spacing_m: float, z_m: float) -> np.ndarray:
-    """``(atoms, 3)`` positions of a rows x columns grid centred on the z axis, x fastest."""
-    rows, columns = layer_grid_shape(atoms)
-    x = (np.arange(columns) - (columns - 1) / 2) * spacing_m
-    y = (np.arange(rows) - (rows - 1) / 2) * spacing_m
-    xx, yy = np.meshgrid(x, y, indexing="xy")
-    return np.column_stack([xx.ravel(), yy.ravel(), np.full(atoms, z_m)])
 
 
 @dataclass(frozen=True)
@@ -100,8 +91,9 @@ def build_front_end(
         return FrontEnd(
             (), antenna_positions, sinc_correlation(antenna_positions, wavelength_m), antennas
         )
-    gap = thickness_m / layers
-    layer_positions = [planar_layer(atoms, atom_spacing_m, gap * q) for q in range(1, layers + 1)]
+    layer_positions = layer_stack(
+        atoms, layers, thickness_m, atom_spacing_m, grid=layer_grid_shape(atoms)
+    )
     hops = stack_hops(
         propagation, antenna_positions, layer_positions, wavelength_m, atom_spacing_m**2
     ).hops

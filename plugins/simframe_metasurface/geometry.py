@@ -36,6 +36,19 @@ def uniform_linear_array(count: int, spacing_m: float, z_m: float = 0.0) -> np.n
     return np.column_stack([x, np.zeros(count), np.full(count, z_m)])
 
 
+def rectangular_planar_array(
+    rows: int, columns: int, spacing_m: float, z_m: float = 0.0
+) -> np.ndarray:
+    """A ``rows x columns`` grid in the plane z = ``z_m``, centred on the z axis.
+
+    Elements are numbered row by row (x fastest).
+    """
+    x = (np.arange(columns) - (columns - 1) / 2) * spacing_m
+    y = (np.arange(rows) - (rows - 1) / 2) * spacing_m
+    xx, yy = np.meshgrid(x, y, indexing="xy")
+    return np.column_stack([xx.ravel(), yy.ravel(), np.full(rows * columns, z_m)])
+
+
 def uniform_planar_array(count: int, spacing_m: float, z_m: float = 0.0) -> np.ndarray:
     """A square ``sqrt(count) x sqrt(count)`` grid in the plane z = ``z_m``, centred on the z axis.
 
@@ -44,20 +57,34 @@ def uniform_planar_array(count: int, spacing_m: float, z_m: float = 0.0) -> np.n
     if (problem := perfect_square_problem(count)) is not None:
         raise ValueError(problem)
     side = math.isqrt(count)
-    offsets = (np.arange(side) - (side - 1) / 2) * spacing_m
-    x, y = np.meshgrid(offsets, offsets, indexing="xy")
-    return np.column_stack([x.ravel(), y.ravel(), np.full(count, z_m)])
+    return rectangular_planar_array(side, side, spacing_m, z_m)
 
 
-def layer_stack(atoms: int, layers: int, thickness_m: float, spacing_m: float) -> list[np.ndarray]:
+def layer_stack(
+    atoms: int,
+    layers: int,
+    thickness_m: float,
+    spacing_m: float,
+    grid: tuple[int, int] | None = None,
+) -> list[np.ndarray]:
     """Positions of the layers of one SIM; layer ``l`` (1-based) sits at z = l * thickness / layers.
 
     The antenna array sits at z = 0, one layer gap in front of the first layer, so the
-    thickness counts ``layers`` gaps (spec sim-hmimo.md, Geometry).
+    thickness counts ``layers`` gaps (spec sim-hmimo.md, Geometry). Layers are square unless
+    ``grid = (rows, columns)`` (with ``rows * columns == atoms``) is given.
     """
     gap = thickness_m / layers
+    if grid is None:
+        return [
+            uniform_planar_array(atoms, spacing_m, z_m=gap * layer)
+            for layer in range(1, layers + 1)
+        ]
+    rows, columns = grid
+    if rows * columns != atoms:
+        raise ValueError(f"a {rows} x {columns} grid does not hold {atoms} meta-atoms")
     return [
-        uniform_planar_array(atoms, spacing_m, z_m=gap * layer) for layer in range(1, layers + 1)
+        rectangular_planar_array(rows, columns, spacing_m, z_m=gap * layer)
+        for layer in range(1, layers + 1)
     ]
 
 
