@@ -156,11 +156,7 @@ def run_scenario(
     """Run every remaining sweep point of ``scenario`` and write the combined dataset."""
     output = options.output
     parts = parts_directory(output)
-    if (
-        not options.fresh
-        and not parts.exists()
-        and _finished_result(output, scenario.fingerprint)
-    ):
+    if not options.fresh and not parts.exists() and _finished_result(output, scenario.fingerprint):
         return RunReport(output, scenario.n_points, scenario.n_points, 0, already_complete=True)
     _check_memory(scenario, options.workers)
     done = _prepare_parts(scenario, parts, options.fresh)
