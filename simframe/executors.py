@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -64,7 +65,30 @@ class ProcessPoolExecutor:
         self._pool = multiprocessing.Pool(workers, initializer=_pool_worker_initialiser)
 
     def map_unordered(self, fn, jobs):
-        yield from self._pool.imap_unordered(fn, jobs)
+        """Yield results as they finish; Ctrl-C surfaces here, between results.
+
+        A KeyboardInterrupt delivered while the main thread waits inside the pool's internal
+        locks can leave the pool unable to terminate. So while results are awaited, SIGINT only
+        sets a flag, and the wait wakes up every 0.1 s to raise KeyboardInterrupt at a safe point.
+        """
+        interrupted = threading.Event()
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        if in_main_thread:
+            previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
+        try:
+            results = self._pool.imap_unordered(fn, jobs)
+            while True:
+                if interrupted.is_set():
+                    raise KeyboardInterrupt
+                try:
+                    yield results.next(timeout=0.1)
+                except multiprocessing.TimeoutError:
+                    continue
+                except StopIteration:
+                    return
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGINT, previous)
 
     def close(self, abort: bool = False) -> None:
         if abort:
