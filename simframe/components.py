@@ -16,7 +16,7 @@ import inspect
 import math
 import os
 import reprlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -258,6 +258,12 @@ class SystemModel(Component):
     """Names a scenario may list in ``store`` (e.g. ``"channel"``), with a one-line help each."""
     references: ClassVar[str] = ""
     """Citation of the paper(s) the model implements, written to the dataset's attributes."""
+    trial_block: ClassVar[int] = 1
+    """How many trials of one sweep point :meth:`simulate_block` receives at once by default.
+
+    A scenario may override it (``[run] trial_block``). The block size never depends on the
+    executor or the number of workers, so results do not either.
+    """
 
     def __init__(self, components: Mapping[str, Component], **params: Any):
         super().__init__(**params)
@@ -299,8 +305,28 @@ class SystemModel(Component):
         raise NotImplementedError
 
     def simulate(self, realisation: Any, trial: TrialContext) -> dict[str, Metric]:
-        """Run this variant's algorithms on ``realisation`` and return its metrics."""
+        """Run this variant's algorithms on ``realisation`` and return its metrics.
+
+        ``realisation`` is the true channel: compute metrics on it. Algorithms (phase
+        optimisers, power allocators, pilot schemes) must be given ``trial.known_channel``
+        instead, which is what a ``simframe_channel_estimate`` hook says they know (the
+        realisation itself when no plugin models imperfect knowledge). Record per-trial
+        quantities a metrics hook may want (effective channel, phases, powers, ...) in
+        ``trial.quantities``, whether or not the scenario stores them.
+        """
         raise NotImplementedError
+
+    def simulate_block(
+        self, realisations: Sequence[Any], trials: Sequence[TrialContext]
+    ) -> list[dict[str, Metric]]:
+        """Simulate several trials of this variant at once; one metrics dict per trial, in order.
+
+        Override it when trials of a sweep point share work (e.g. one hop matrix multiplying
+        every trial's fields in one product). The default calls :meth:`simulate` per trial.
+        The result for a trial must not depend on which other trials share its block beyond
+        floating-point round-off, and must be exactly reproducible for a fixed block.
+        """
+        return [self.simulate(r, t) for r, t in zip(realisations, trials, strict=True)]
 
 
 def physical_memory_bytes() -> int:

@@ -130,6 +130,9 @@ def run_trial(spec: RunSpec, registry: Registry, point: int, trial: int) -> list
             system = _system(spec, registry, point, variant)
             realisation = system.draw(np.random.default_rng(channel_seed))
             registry.hook.simframe_channel_drawn(trial=context, channel=realisation)
+            estimate = registry.hook.simframe_channel_estimate(trial=context, channel=realisation)
+            context.channel = realisation
+            context.known_channel = realisation if estimate is None else estimate
             start = time.perf_counter()
             metrics = dict(system.simulate(realisation, context))
             elapsed = time.perf_counter() - start

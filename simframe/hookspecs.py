@@ -117,6 +117,19 @@ def simframe_channel_drawn(trial: TrialContext, channel: Any) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def simframe_channel_estimate(trial: TrialContext, channel: Any) -> Any | None:
+    """Return what the variant's algorithms know of the channel, or ``None`` for the truth.
+
+    Called once per trial and variant, after ``simframe_channel_drawn``. ``channel`` is the
+    true realisation (do not modify it); return an object of the same type and shape holding
+    the estimate, e.g. ``channel + error`` for an HMIMO link's H~ array. Phase optimisers,
+    power allocators and pilot schemes then design on the estimate (``trial.known_channel``)
+    while every metric is computed on the truth (``trial.channel``), which is how imperfect CSI
+    lowers the rate. The first implementation that returns a value wins.
+    """
+
+
 @hookspec
 def simframe_phases_configured(trial: TrialContext, phases: Mapping[str, np.ndarray]) -> None:
     """Called after the phase optimiser returns, before powers are allocated and metrics computed.

@@ -47,6 +47,14 @@ class TrialContext:
     same for every variant, so results do not depend on execution order or worker count.
     ``options`` holds the scenario's ``[plugins.NAME]`` tables, ``store`` the optional outputs
     the scenario asked for.
+
+    ``channel`` is the trial's true realisation (after the ``simframe_channel_drawn`` hooks);
+    ``known_channel`` is what the variant's algorithms may use: the estimate a
+    ``simframe_channel_estimate`` hook returned, or ``channel`` itself. System models design on
+    ``known_channel`` and evaluate metrics on ``channel``. ``quantities`` holds the per-trial
+    quantities the system model computed (documented per system, e.g. ``"effective_channel"``,
+    ``"phases"``, ``"powers_w"``), so a ``simframe_trial_metrics`` hook can use them whether or
+    not the scenario stores them.
     """
 
     point_index: int
@@ -57,6 +65,9 @@ class TrialContext:
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     store: frozenset[str] = frozenset()
     hook: Any = None
+    channel: Any = None
+    known_channel: Any = None
+    quantities: dict[str, Any] = field(default_factory=dict)
 
     def stores(self, output: str) -> bool:
         """Whether the scenario asked to keep the optional output ``output``."""
