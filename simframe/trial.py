@@ -18,6 +18,8 @@ class Metric:
     trial dimensions the scheduler adds (e.g. ``("stream",)``). Sizes may differ between trials
     and sweep points; the dataset pads shorter ones with NaN. ``timing`` marks wall-clock
     measurements, the only values allowed to differ between two runs of the same scenario.
+    ``categorical`` marks labels or indices (a pilot index, a serving AP): integers that are
+    stored as such and never averaged or plotted as a quantity.
     """
 
     values: Any
@@ -25,6 +27,7 @@ class Metric:
     long_name: str
     dims: tuple[str, ...] = ()
     timing: bool = False
+    categorical: bool = False
 
     def __post_init__(self) -> None:
         array = np.asarray(self.values)

@@ -155,8 +155,10 @@ class SimCellFreeUplink(SystemModel):
         return rng.uniform(0.0, 2 * np.pi, shape)
 
     def simulate(self, realisation: LargeScaleFading, trial) -> dict[str, Metric]:
-        problem = self.problem(realisation)
+        """Design pilots, phases and powers on ``trial.known_channel``; evaluate on the truth."""
+        known = realisation if trial.known_channel is None else trial.known_channel
         initial = self.initial_phases(trial.rng)
+        problem = self.problem(known)
         pilots = self.components["pilots"].assign(problem, initial, trial.rng)
         problem = problem.with_pilots(pilots)
         start = time.perf_counter()
@@ -173,6 +175,8 @@ class SimCellFreeUplink(SystemModel):
         start = time.perf_counter()
         power = self.components["power"].allocate(problem, phases)
         power_time = time.perf_counter() - start
+        if known is not realisation:
+            problem = self.problem(realisation).with_pilots(pilots)
         terms = problem.terms(phases)
         se = {combiner: problem.se(terms, power, combiner) for combiner in COMBINERS}
         chosen = se[self.combiner]
@@ -182,13 +186,14 @@ class SimCellFreeUplink(SystemModel):
             "mean_se_bps_hz": Metric(chosen.mean(), "bit/s/Hz", "mean SE per UE (combiner)"),
             "min_se_bps_hz": Metric(chosen.min(), "bit/s/Hz", "lowest SE of a UE (combiner)"),
             "power_w": Metric(power, "W", "UE data power", ("ue",)),
-            "pilot": Metric(pilots, "1", "pilot index per UE", ("ue",)),
+            "pilot": Metric(pilots, "1", "pilot index per UE", ("ue",), categorical=True),
             "objective_trace": Metric(
                 trace, "bit/s/Hz", "phase design objective (sum SE) per sweep", ("iteration",)
             ),
             "phase_design_time_s": Metric(phase_time, "s", "phase design runtime", timing=True),
             "power_control_time_s": Metric(power_time, "s", "power control runtime", timing=True),
         }
+        trial.quantities.update(pilots=pilots, phases_rad=phases, power_w=power, se_bps_hz=se)
         if trial.stores("phases"):
             metrics["phases"] = Metric(phases, "rad", "SIM phases", ("ap", "sim_layer", "atom"))
         if trial.stores("large_scale"):
