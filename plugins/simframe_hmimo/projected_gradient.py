@@ -38,6 +38,9 @@ from simframe_hmimo.interfaces import (
 from simframe_hmimo.link import backpropagate, propagate
 from simframe_hmimo.power import water_filling
 
+DRAW_BATCH = 256
+"""Random configurations whose NMSE is evaluated at once (bounds the memory, not the result)."""
+
 
 def target_gains(link: HmimoLink) -> np.ndarray:
     """``sigma_1 >= ... >= sigma_S``: the ``S`` largest singular values of ``H~``, the diagonal
@@ -196,13 +199,25 @@ class ProjectedGradientFit(HmimoPhaseOptimiser):
     def best_random_start(
         self, link: HmimoLink, target: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The lowest-NMSE one of :meth:`draws` uniform random configurations."""
-        draws = self.draws(link)
-        tx = np.exp(2j * np.pi * rng.random((draws, *link.tx_shape)))
-        rx = np.exp(2j * np.pi * rng.random((draws, *link.rx_shape)))
-        _, nmse, _ = channel_fit(batch_channels(link, tx, rx), target)
-        best = int(np.argmin(nmse))
-        return tx[best], rx[best]
+        """The lowest-NMSE one of :meth:`draws` uniform random configurations.
+
+        Configuration ``b`` takes the ``b``-th run of ``L N + K M`` uniforms from ``rng`` (TX
+        angles, then RX), so a larger budget draws the same configurations and more: more draws
+        never give a worse start. They are evaluated in batches of ``DRAW_BATCH``.
+        """
+        (layers_tx, atoms_tx), (layers_rx, atoms_rx) = link.tx_shape, link.rx_shape
+        split = layers_tx * atoms_tx
+        best = (np.inf, None)
+        for first in range(0, self.draws(link), DRAW_BATCH):
+            count = min(DRAW_BATCH, self.draws(link) - first)
+            phases = np.exp(2j * np.pi * rng.random((count, split + layers_rx * atoms_rx)))
+            tx = phases[:, :split].reshape(count, layers_tx, atoms_tx)
+            rx = phases[:, split:].reshape(count, layers_rx, atoms_rx)
+            _, nmse, _ = channel_fit(batch_channels(link, tx, rx), target)
+            index = int(np.argmin(nmse))
+            if nmse[index] < best[0]:
+                best = (nmse[index], (tx[index], rx[index]))
+        return best[1]
 
     def descend(
         self, link: HmimoLink, target: np.ndarray, tx_phases: np.ndarray, rx_phases: np.ndarray

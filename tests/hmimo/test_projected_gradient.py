@@ -33,6 +33,10 @@ def fitted_nmse(channel: np.ndarray, target: np.ndarray) -> float:
     return 1.0 - abs(inner) ** 2 / (np.vdot(channel, channel).real * np.sum(target**2))
 
 
+def rx_size(link) -> int:
+    return link.rx_shape[0] * link.rx_shape[1]
+
+
 def wrapped(angle: np.ndarray) -> np.ndarray:
     return np.angle(np.exp(1j * angle))
 
@@ -76,12 +80,13 @@ def test_start_is_the_best_of_the_draws(sizes, seed, per_layer):
     target = target_gains(link)
     tx, rx = optimiser.best_random_start(link, target, np.random.default_rng(seed + 1))
 
-    # the same draws, evaluated one at a time with the closed-form NMSE
+    # the same draws (TX then RX angles of each configuration in turn), one at a time
     draws = per_layer * max(link.tx_shape[0], link.rx_shape[0])
     assert optimiser.draws(link) == draws
-    rng = np.random.default_rng(seed + 1)
-    all_tx = np.exp(2j * np.pi * rng.random((draws, *link.tx_shape)))
-    all_rx = np.exp(2j * np.pi * rng.random((draws, *link.rx_shape)))
+    split = link.tx_shape[0] * link.tx_shape[1]
+    angles = 2 * np.pi * np.random.default_rng(seed + 1).random((draws, split + rx_size(link)))
+    all_tx = np.exp(1j * angles[:, :split]).reshape(draws, *link.tx_shape)
+    all_rx = np.exp(1j * angles[:, split:]).reshape(draws, *link.rx_shape)
     nmse = [
         fitted_nmse(link.effective_channel(t, r), target)
         for t, r in zip(all_tx, all_rx, strict=True)
@@ -94,6 +99,24 @@ def test_start_is_the_best_of_the_draws(sizes, seed, per_layer):
 
     result = optimiser.optimise(link, Wmmse(), np.random.default_rng(seed + 1))
     assert result.objective_trace[0] == pytest.approx(min(nmse), abs=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(sizes=multi_stream_sizes, seed=seeds, draws=st.integers(1, 300))
+def test_more_draws_never_give_a_worse_start(sizes, seed, draws):
+    """Budgets nest (our draw order; An's code draws afresh): 10x the draws evaluates the same
+    configurations first, in batches of DRAW_BATCH, so its start is never worse."""
+    link = random_link(np.random.default_rng(seed), *sizes)
+    target = target_gains(link)
+    layers = max(link.tx_shape[0], link.rx_shape[0])
+    starts = [
+        ProjectedGradientFit(restarts_per_layer=per_layer).best_random_start(
+            link, target, np.random.default_rng(seed)
+        )
+        for per_layer in (max(draws // layers, 1), 10 * max(draws // layers, 1))
+    ]
+    few, many = (fitted_nmse(link.effective_channel(*start), target) for start in starts)
+    assert many <= few + 1e-12
 
 
 @settings(max_examples=15, deadline=None)
