@@ -1,13 +1,14 @@
 """Projected-gradient (PG) benchmark of An et al. (JSAC 2023, arXiv 2305.08079), as released.
 
 An et al. fit the end-to-end channel ``alpha H(theta)`` of the SIM pair to the diagonal matrix
-``D = diag(sigma_1, ..., sigma_S)`` of the ``S`` largest singular values of ``H~`` (their
-problem (19)): the normalised fitting error (NMSE, their eq. (20))
+``D = diag(sigma_1, ..., sigma_S)`` of the ``S`` largest singular values of ``H~``, minimising
+the normalised fitting error (NMSE)
 
     Delta = ||alpha H - D||_F^2 / ||D||_F^2,   alpha = <H, D> / <H, H>   (least squares),
 
 with ``alpha`` recomputed at every iterate. Their released MATLAB code (github
-JianchengAn/SIM-1-MIMO, ``test_SIM.m``; spec sim-hmimo.md, corrected PG paragraph) runs:
+JianchengAn/SIM-1-MIMO, ``test_SIM.m``, whose comments give the equation numbers below; spec
+sim-hmimo.md, corrected PG paragraph) runs:
 
 1. ``10 max(L, K)`` random phase configurations; keep the one with the lowest NMSE;
 2. PG once from it: the derivative of ``||alpha H - D||^2`` w.r.t. every angle (their eqs.
@@ -58,7 +59,7 @@ def channel_fit(
     ``channels`` has shape ``(..., S, S)`` (one ``H`` per leading index); returns ``alpha``
     ``(...)``, the NMSE ``||alpha H - D||^2 / ||D||^2`` ``(...)`` and the residual
     ``alpha H - D`` ``(..., S, S)``. ``alpha = <H, D> / <H, H>`` minimises the NMSE for the
-    given ``H`` (An et al., eq. (20)).
+    given ``H`` (An et al.'s compensation factor).
     """
     diagonal = np.diagonal(channels, axis1=-2, axis2=-1)
     power = np.sum(np.abs(channels) ** 2, axis=(-2, -1))
