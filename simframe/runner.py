@@ -183,6 +183,8 @@ def run_scenario(
     dataset.attrs["variant_runtime_s"] = _runtime_per_variant(dataset)
     if "error" in dataset:
         report.failed_trials = int((dataset.error != "").sum())
+    if scenario.precision is not None:
+        report.notes.append(_precision_summary(scenario, dataset))
     write_atomically(dataset, output)
     shutil.rmtree(parts)
     return report
@@ -347,6 +349,27 @@ def _run_points(
         progress.close()
         if executor is not None:
             executor.close(abort=not completed)
+
+
+def _precision_summary(scenario: Scenario, dataset: xr.Dataset) -> str:
+    """One line on what the ``[precision]`` target cost: trials per point, points short of it."""
+    target = scenario.precision
+    assert target is not None
+    trials_run = dataset.trials_run.values.ravel()
+    half = dataset.half_width_reached.values.reshape(len(trials_run), -1)
+    reached = 0
+    if target.metric in dataset:
+        sweep = [axis.dim for axis in scenario.axes]
+        metric = dataset[target.metric].transpose(*sweep, "variant", "trial", ...).values
+        flat = metric.reshape(len(trials_run), len(scenario.variants), scenario.trials, -1)
+        for values, half_widths in zip(flat, half, strict=True):
+            means = np.nanmean(per_trial_values(values), axis=1)
+            reached += target.met(means, half_widths)
+    return (
+        f"precision ({target.describe()}): {reached} of {len(trials_run)} sweep points reached "
+        f"it; trials run per point {trials_run.min()} to {trials_run.max()} "
+        f"({trials_run.sum()} of at most {len(trials_run) * scenario.trials})"
+    )
 
 
 def _precision_status(report: RunReport, plan: Plan) -> str:
