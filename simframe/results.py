@@ -57,6 +57,19 @@ def _stack_padded(
     return array
 
 
+def _dim_sizes(variables: Iterable[tuple[tuple[str, ...], Iterable[np.ndarray]]]) -> dict[str, int]:
+    """The largest size of every metric dim over all trials of all variables that use it.
+
+    Variables sharing a dim (two traces over ``iteration``) are padded to the same length.
+    """
+    sizes: dict[str, int] = {}
+    for dims, arrays in variables:
+        for array in arrays:
+            for dim, size in zip(dims, np.shape(array), strict=True):
+                sizes[dim] = max(sizes.get(dim, 0), size)
+    return sizes
+
+
 def _metric_attrs(metric: Metric) -> dict[str, str]:
     attrs = {"units": metric.units, "long_name": metric.long_name}
     if metric.timing:
@@ -89,12 +102,11 @@ def block_dataset(
                     f"{previous.units} {previous.dims} vs {metric.units} {metric.dims}"
                 )
             by_name.setdefault(name, {})[index] = metric.values
+    sizes = _dim_sizes((meta[name].dims, values.values()) for name, values in by_name.items())
     data_vars = {}
     for name, values in by_name.items():
         metric = meta[name]
-        shape = tuple(
-            max(array.shape[axis] for array in values.values()) for axis in range(len(metric.dims))
-        )
+        shape = tuple(sizes[dim] for dim in metric.dims)
         array = _stack_padded(values, (len(variants), len(trials)), shape)
         data_vars[name] = (("variant", "trial", *metric.dims), array, _metric_attrs(metric))
     if any(errors.ravel()):
@@ -124,12 +136,11 @@ def assemble_point(
                         pieces.setdefault(name, {})[(v, int(trial))] = np.asarray(values[v, i])
     if "error" in pieces and not any(str(e) for e in pieces["error"].values()):
         del pieces["error"]  # the only failures were in trials beyond the point's stop
+    sizes = _dim_sizes((attrs[name][0], by_trial.values()) for name, by_trial in pieces.items())
     data_vars = {}
     for name, by_trial in pieces.items():
         dims, variable_attrs = attrs[name]
-        shape = tuple(
-            max(piece.shape[axis] for piece in by_trial.values()) for axis in range(len(dims))
-        )
+        shape = tuple(sizes[dim] for dim in dims)
         array = _stack_padded(by_trial, (len(variants), scenario.trials), shape)
         data_vars[name] = (("variant", "trial", *dims), array, variable_attrs)
     coords = _variant_coords(scenario)
