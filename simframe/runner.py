@@ -183,6 +183,11 @@ def run_scenario(
     dataset.attrs["variant_runtime_s"] = _runtime_per_variant(dataset)
     if "error" in dataset:
         report.failed_trials = int((dataset.error != "").sum())
+        if not set(dataset.data_vars) - {"error", *PRECISION_VARIABLES}:
+            report.notes.append(
+                "every trial failed: no trial returned a metric, so the dataset holds only the "
+                "'error' texts (no metric names, units or dims to make NaN variables from)"
+            )
     if scenario.precision is not None:
         report.notes.append(_precision_summary(scenario, dataset))
     write_atomically(dataset, output)
@@ -256,6 +261,9 @@ class _SweepRun:
         self.progress.total -= self.scenario.trials - trials_run
         self.report.points_run += 1
         self.report.points_converged += point.converged
+
+
+PRECISION_VARIABLES = ("trials_run", "half_width_reached")
 
 
 def _precision_variables(
