@@ -193,12 +193,20 @@ def validate(scenario: str, overrides: tuple[str, ...], plugins: tuple[str, ...]
     """Check SCENARIO without running it and summarise what a run would do."""
     loaded, _, _ = _load(scenario, plugins, overrides)
     sweep = " x ".join(f"{a.dim}[{len(a)}]" for a in loaded.axes) or "no sweep"
+    at_most = "" if loaded.precision is None else "at most "
+    simulations = loaded.n_points * len(loaded.variants) * loaded.trials
     click.echo(
         f"{scenario}: valid. {loaded.system_cls.name}; {sweep}; "
-        f"{len(loaded.variants)} variants ({', '.join(loaded.variants)}); {loaded.trials} trials "
-        f"= {loaded.n_points * len(loaded.variants) * loaded.trials} simulations; "
+        f"{len(loaded.variants)} variants ({', '.join(loaded.variants)}); {at_most}"
+        f"{loaded.trials} trials = {at_most}{simulations} simulations in blocks of "
+        f"{loaded.trial_block} trials; "
         f"about {loaded.trial_memory_bytes / 2**20:,.0f} MiB per trial and worker"
     )
+    if loaded.precision is not None:
+        click.echo(
+            f"each sweep point stops when {loaded.precision.describe()} for every variant "
+            f"(after at least {loaded.precision.min_trials} trials)"
+        )
 
 
 def _parameter_rows(parameters: tuple[Parameter, ...]) -> list[str]:

@@ -22,6 +22,7 @@ from simframe.runner import parts_directory
 from simframe.scenario import load_scenario
 
 from .conftest import TOY_PLUGIN, TOY_SCENARIO, invoke
+from .test_blocks import run
 
 BLOCK = 4
 TARGET = 0.8
@@ -29,14 +30,6 @@ PRECISE = TOY_SCENARIO.replace("trials = 6", "trials = 40") + (
     f"\n[run]\ntrial_block = {BLOCK}\n\n"
     f'[precision]\nmetric = "rate_bps_hz"\nhalf_width = {TARGET}\nmin_trials = 8\n'
 )
-
-
-def run(text: str, output: Path, *extra: str) -> xr.Dataset:
-    scenario = output.with_suffix(".toml")
-    scenario.write_text(text)
-    result = invoke("run", str(scenario), "-o", str(output), "--quiet", *extra)
-    assert result.exit_code == 0, result.output
-    return open_result(output)
 
 
 def load(text: str, tmp_path: Path):
@@ -175,3 +168,11 @@ def test_interrupted_precision_run_resumes_from_its_blocks(precise_serial, tmp_p
     xr.testing.assert_identical(
         deterministic_part(precise_serial), deterministic_part(open_result(out))
     )
+
+
+def test_validate_describes_the_target(tmp_path):
+    scenario = tmp_path / "p.toml"
+    scenario.write_text(PRECISE)
+    result = invoke("validate", str(scenario))
+    assert "at most 40 trials = at most 240 simulations in blocks of 4 trials" in result.output
+    assert "stops when rate_bps_hz: 0.95 confidence half-width <= 0.8" in result.output
