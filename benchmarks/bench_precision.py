@@ -30,7 +30,7 @@ import numpy as np
 from simframe.plugins import PluginSettings, get_registry
 from simframe.precision import PrecisionTarget, per_trial_values
 from simframe.results import open_result
-from simframe.runner import RunOptions, run_scenario
+from simframe.runner import RunOptions, RunReport, run_scenario
 from simframe.scenario import load_scenario
 
 
@@ -77,14 +77,16 @@ CASES = {
 }
 
 
-def timed_run(scenario_path: str, overrides: list[str], workers: int, output: Path) -> float:
+def timed_run(
+    scenario_path: str, overrides: list[str], workers: int, output: Path
+) -> tuple[float, RunReport]:
     settings = PluginSettings()
     registry = get_registry(settings)
     scenario = load_scenario(scenario_path, registry, tuple(overrides))
     options = RunOptions(output, workers=workers, progress=False)
     start = time.perf_counter()
-    run_scenario(scenario, registry, settings, options)
-    return time.perf_counter() - start
+    report = run_scenario(scenario, registry, settings, options)
+    return time.perf_counter() - start, report
 
 
 def worst_half_width(path: Path, case: Case) -> float:
@@ -109,12 +111,12 @@ def measure(name: str, case: Case, workers: int) -> None:
     ]
     with tempfile.TemporaryDirectory() as tmp:
         precise_out = Path(tmp) / "precise.nc"
-        precise_s = timed_run(case.scenario, precision, workers, precise_out)
+        precise_s, report = timed_run(case.scenario, precision, workers, precise_out)
         trials_run = open_result(precise_out).trials_run.values.ravel()
         fixed_trials = int(trials_run.max())
         fixed_out = Path(tmp) / "fixed.nc"
         fixed = [*case.overrides, block, f"trials={fixed_trials}"]
-        fixed_s = timed_run(case.scenario, fixed, workers, fixed_out)
+        fixed_s, _ = timed_run(case.scenario, fixed, workers, fixed_out)
         precise_hw = worst_half_width(precise_out, case)
         fixed_hw = worst_half_width(fixed_out, case)
         precise_busy = float(open_result(precise_out).runtime_s.sum())
@@ -124,7 +126,10 @@ def measure(name: str, case: Case, workers: int) -> None:
         f"{name}: target 95 % half-width <= {case.half_width:g} of {case.metric}, "
         f"blocks of {case.block}, {workers} workers"
     )
-    print(f"  trials run per point with [precision]: {trials_run.tolist()}")
+    print(
+        f"  trials run per point with [precision]: {trials_run.tolist()} "
+        f"(+ {report.trials_discarded} trials of speculative blocks discarded)"
+    )
     fixed_total = points * fixed_trials
     print(
         f"  trials: precision {trials_run.sum()} vs fixed {points} x {fixed_trials} = "

@@ -64,6 +64,8 @@ class RunReport:
     failed_trials: int = 0
     points_converged: int = 0
     """Points that reached the ``[precision]`` target (the others ran ``max_trials``)."""
+    trials_discarded: int = 0
+    """Trials of speculative blocks that finished beyond their point's stop (not stored)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -258,6 +260,7 @@ class _SweepRun:
         write_atomically(dataset, _part_path(self.parts, point.point))
         for path in _block_files(self.parts, point.point):
             path.unlink()
+        self.report.trials_discarded += sum(len(point.blocks[k]) for k in point.finished)
         self.progress.total -= self.scenario.trials - trials_run
         self.report.points_run += 1
         self.report.points_converged += point.converged
@@ -271,11 +274,8 @@ def _precision_variables(
 ) -> dict[str, xr.Variable]:
     """``trials_run`` and ``half_width_reached`` of a point a ``[precision]`` target stopped."""
     target = scenario.precision
-    assert target is not None
+    assert target is not None and point.half_widths is not None  # set at every stop
     metric = dataset[target.metric].attrs if target.metric in dataset else {}
-    half = point.half_widths
-    if half is None:  # every trial failed: no interval
-        half = np.full(len(scenario.variants), np.inf)
     return {
         "trials_run": xr.Variable(
             (),
@@ -284,7 +284,7 @@ def _precision_variables(
         ),
         "half_width_reached": xr.Variable(
             ("variant",),
-            half,
+            point.half_widths,
             {
                 "units": metric.get("units", "1"),
                 "long_name": f"half-width of the {target.level:g} confidence interval of the "
@@ -343,7 +343,9 @@ def _run_points(
             plan.returned(job.point)
             point = points[job.point]
             index = job.trials[0] // scenario.trial_block
-            if not point.is_discarded(index):
+            if point.is_discarded(index):
+                report.trials_discarded += len(job.trials)
+            else:
                 block = block_dataset(scenario, job.point, job.trials, outcomes)
                 sweep.block_finished(point, index, block)
             if target is not None:
