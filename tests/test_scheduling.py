@@ -57,22 +57,24 @@ def test_blocks_beyond_the_stop_are_discarded():
 def test_at_most_one_job_per_worker_needed_blocks_first():
     points = {p: PointProgress(p, BLOCKS, target(0.1), 8) for p in (0, 1)}
     plan = Plan(points, workers=2)
-    assert [plan.next_job(), plan.next_job(), plan.next_job()] == [(0, 0), (0, 1), None]
+    assert [plan.next_job(), plan.next_job(), plan.next_job()] == [(0, [0]), (0, [1]), None]
     plan.returned(0)
-    assert plan.next_job() == (1, 0)  # point 0 needs no more than min_trials yet: point 1 does
+    assert plan.next_job() == (1, [0])  # point 0 needs no more than min_trials yet: point 1 does
     plan.returned(0)
-    assert plan.next_job() == (1, 1)
+    assert plan.next_job() == (1, [1])
     plan.returned(1)
     plan.returned(1)
     # nobody has decided (no block was accepted): idle workers run speculative blocks,
     # spread over the points with the fewest running
-    assert sorted([plan.next_job(), plan.next_job()]) == [(0, 2), (1, 2)]
+    assert sorted([plan.next_job(), plan.next_job()]) == [(0, [2]), (1, [2])]
 
 
-def test_fixed_counts_want_every_block():
+def test_fixed_counts_want_every_block_in_jobs_of_consecutive_blocks():
     point = PointProgress(0, BLOCKS, None, 30)
-    plan = Plan({0: point}, workers=3)
-    assert [plan.next_job() for _ in range(4)] == [(0, 0), (0, 1), (0, 2), None]
+    plan = Plan({0: point}, workers=2, group=3)
+    assert [plan.next_job() for _ in range(3)] == [(0, [0, 1, 2]), (0, [3, 4, 5]), None]
+    plan.returned(0)
+    assert plan.next_job() == (0, [6, 7])
     for index in range(len(BLOCKS)):
         point.accept(index, None)
     assert point.decided and point.trials_taken == 30
