@@ -49,6 +49,9 @@ def allowed_values(parameter: Parameter) -> str:
         parts.append(f"<= {parameter.maximum:g}")
     if parameter.check is not None:
         parts.append("checked: see help")
+    if parameter.plausible is not None:
+        low, high = parameter.plausible
+        parts.append(f"warning outside {low:g} to {high:g}")
     return "; ".join(parts)
 
 

@@ -506,7 +506,7 @@ class _Loader:
         except MemoryError:
             self.problems.add("system", f"{where}the configuration is too large for memory")
             return 0
-        for warning in system.warnings():
+        for warning in [*system.warnings(), *system.plausibility_warnings()]:
             text = f"{label}: {warning}" if label else warning
             if text not in warnings:
                 warnings.append(text)
