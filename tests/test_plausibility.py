@@ -34,7 +34,7 @@ def test_validate_and_run_warn_about_a_6_hz_carrier_and_a_10_m_thick_sim(tmp_pat
     scenario.write_text(
         'title = "typo"\ntrials = 1\nseed = 1\n[system]\nmodel = "sim_hmimo_link"\n'
         "carrier_frequency_hz = 6\nthickness_m = 10.0\ntx_atoms = 4\nrx_atoms = 4\n"
-        "tx_layers = 1\nrx_layers = 1\n[phases]\nmodel = \"random_phases\"\n"
+        'tx_layers = 1\nrx_layers = 1\n[phases]\nmodel = "random_phases"\n'
     )
     for command in (["validate"], ["run", "-o", str(tmp_path / "out.nc"), "--quiet"]):
         result = invoke(command[0], str(scenario), *command[1:])

@@ -204,7 +204,7 @@ def test_precision_stopped_points_padded_with_nan_are_counted_per_point(toy_resu
 
 def test_labels_from_the_scenario_and_categorical_data_is_never_a_metric(toy_result):
     ds = open_result(toy_result)
-    ds.attrs["scenario"] += '\n[variants.two_watts.labelled]\n'  # a table, not a label: ignored
+    ds.attrs["scenario"] += "\n[variants.two_watts.labelled]\n"  # a table, not a label: ignored
     scenario = ds.attrs["scenario"].replace(
         "[variants.two_watts]", '[variants.two_watts]\nlabel = "P = 2 W"'
     )
