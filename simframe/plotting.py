@@ -7,8 +7,8 @@ Two kinds of figure cover what the papers show:
   line per variant; without a swept parameter to draw against, one point with its interval
   per variant. A metric with per-user values (``ue``, ``stream``) is first averaged over its
   users within each trial, so the interval is over independent trials. An optimiser trace
-  drawn against ``iteration`` carries each trial's last value forward once it stopped, so
-  every iteration averages the same trials.
+  drawn against ``iteration`` (or ``*_iteration``) carries each trial's last value forward
+  once it stopped, so every iteration averages the same trials.
 * ``cdf``: the empirical CDF of a metric pooled over trials and its own dimensions (e.g. the
   spectral efficiency of every user in every trial), one line per variant.
 
@@ -49,6 +49,8 @@ TITLE_WIDTH = 70
 LEGEND_WIDTH = 28
 RATE_UNITS = ("bit/s/Hz",)
 TRACE_DIM = "iteration"
+"""A metric dim named so (or ``*_iteration``) is an optimiser trace: trials that stopped early
+keep their final value in a figure against it."""
 PLURALS = {"ue": "UEs", "ap": "APs"}
 """How a figure counts the values of a metric dimension (default: the name plus "s")."""
 FONTS = {
@@ -291,7 +293,7 @@ def _per_trial(data: xr.DataArray, own: Sequence[str], x: str | None) -> xr.Data
     A trace is cut after the last iteration any trial reached, then each trial that stopped
     earlier keeps its final value.
     """
-    if x == TRACE_DIM and x in own:
+    if x is not None and x in own and (x == TRACE_DIM or x.endswith(f"_{TRACE_DIM}")):
         reached = data.notnull().any([d for d in data.dims if d != x]).values
         data = _carry_forward(data.isel({x: slice(0, int(np.flatnonzero(reached).max()) + 1)}), x)
     averaged = [d for d in own if d != x]
