@@ -123,6 +123,7 @@ def _run_python(block: Block, namespace: dict, where: str) -> None:
     test = doctest.DocTestParser().get_doctest(block.code, namespace, where, where, block.line)
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     runner.run(test, clear_globs=False)
+    namespace.update(test.globs)  # a doctest works on a copy; later blocks see its names
     assert runner.summarize(verbose=False).failed == 0, f"{where}: doctest failed (see above)"
 
 
