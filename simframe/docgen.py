@@ -244,7 +244,7 @@ def hooks_reference() -> str:
         out += [f"## {title}", ""]
         for function in functions:
             flags = {k: v for k, v in function.simframe_spec.items() if v and k != "warn_on_impl"}
-            out += [f"### `{function.__name__}`", "", "```python", _signature(function), "```", ""]
+            out += [f"### `{function.__name__}`", "", "```text", _signature(function), "```", ""]
             if flags:
                 out += ["pluggy options: " + ", ".join(f"`{k}`" for k in flags), ""]
             out += [inspect.getdoc(function) or "**undocumented**", ""]
