@@ -175,7 +175,15 @@ def _coord_name(dataset: xr.Dataset, dim: str) -> str:
     (``"TX metasurface layers L = RX metasurface layers K"``)."""
     if dim not in dataset.coords:
         return dim.replace("_", " ")
-    same, _ = _linked(dataset, dim) if dataset[dim].ndim == 1 else ([], [])
+    if dataset[dim].ndim == 1:
+        same, _ = _linked(dataset, dim)
+    else:  # a selected value: a linked coordinate is a scalar of the same value with a path
+        value = dataset[dim].values
+        same = [
+            c
+            for name, c in dataset.coords.items()
+            if name != dim and c.ndim == 0 and "simframe_path" in c.attrs and c.values == value
+        ]
     names = [c.attrs.get("long_name") or str(c.name) for c in (dataset[dim], *same)]
     return " = ".join(names)
 
@@ -399,6 +407,13 @@ def _line_figure(
         ax.grid(True, alpha=0.3)
         if panel_dim:
             ax.set_title(_panel_title(dataset, panel_dim, panel_value))
+    rate = stats["mean"].attrs.get("units") in RATE_UNITS  # a logarithm already
+    drawn = np.concatenate([stats[k].values.ravel() for k in ("mean", "lower", "upper")])
+    if not rate and (log := _log_axis(drawn)):
+        for ax in axes:
+            ax.set_yscale("log")
+            ax.set_ylim(log[0] / 2, log[2] * 2)
+        ylabel = f"{ylabel}\n({log[1]})"
     _label_axes(figure, axes, _x_label(stats, x), ylabel)
     _legend(axes[0])
     return figure
