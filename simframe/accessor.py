@@ -9,9 +9,12 @@ Registered when ``simframe`` is imported::
     ds.simframe.sweep_dims                 # ("layers",)
     ds.simframe.mean_ci("rate_bps_hz")     # mean, lower, upper, count over trials
     ds.simframe.mean_ci("rate_bps_hz", method="bootstrap")  # percentile-bootstrap interval
-    ds.simframe.likely("se_bps_hz", 0.95)  # the value exceeded with probability 0.95
-    ds.simframe.ecdf("se_bps_hz")          # empirical CDF pooled over trials and users
-    ds.simframe.variant("rmax")            # one variant's slice
+    ds.simframe.variant("hybrid")          # one variant's slice
+    ds.simframe.variant_labels             # variant id -> label shown in figures
+
+    cf = open_result("cf.nc")              # a cell-free result (per-UE metrics)
+    cf.simframe.likely("se_lsfd_bps_hz", 0.95)  # the value exceeded with probability 0.95
+    cf.simframe.ecdf("se_lsfd_bps_hz")     # empirical CDF pooled over trials and UEs
 
 Dimensions of a result: one per swept parameter (with a coordinate carrying ``units`` and
 ``long_name``), ``variant``, ``trial`` and the metrics' own dimensions (``stream``, ``ue``,

@@ -262,6 +262,26 @@ def _by_variant(
     return [(labels[str(v)], data.sel(variant=v)) for v in data["variant"].values]
 
 
+def _merge_identical(stats: xr.Dataset, labels: Mapping[str, str]) -> tuple[xr.Dataset, dict]:
+    """One line for variants whose statistics are identical everywhere (a random-phase trace
+    shared by two power allocators), labelled with all their names joined by " = "."""
+    if "variant" not in stats.dims:
+        return stats, dict(labels)
+    groups: list[list[str]] = []
+    for name in map(str, stats["variant"].values):
+        line = stats.sel(variant=name)
+        for group in groups:
+            first = stats.sel(variant=group[0])
+            if all(np.array_equal(line[k], first[k], equal_nan=True) for k in stats.data_vars):
+                group.append(name)
+                break
+        else:
+            groups.append([name])
+    merged = dict(labels)
+    merged.update({g[0]: " = ".join(labels[n] for n in g) for g in groups})
+    return stats.sel(variant=[g[0] for g in groups]), merged
+
+
 def _trials_text(count: xr.DataArray) -> str:
     """How many trials the drawn means are over: ``"5 trials"`` or ``"20 to 100 trials"``."""
     drawn = count.values[count.values > 0]
@@ -379,6 +399,7 @@ def _line_figure(
     overlay: tuple[str, ...],
     labels: Mapping[str, str],
 ) -> Figure:
+    stats, labels = _merge_identical(stats, labels)
     panel_dim = _panels(stats, (x,))
     panel_values = stats[panel_dim].values if panel_dim else [None]
     figure, axes = _figure(len(panel_values))

@@ -227,3 +227,19 @@ def test_multi_panel_text_is_as_large_as_in_a_single_panel(toy_result):
     figure.canvas.draw()
     texts = [t for t in figure.findobj(lambda a: hasattr(a, "get_fontsize")) if t.get_text()]
     assert texts and min(t.get_fontsize() for t in texts) >= 10
+
+
+def test_variants_with_identical_statistics_share_one_labelled_line(toy_result):
+    ds = open_result(toy_result)
+    shared = ds.objective_trace.isel(variant=0, drop=True).broadcast_like(ds.objective_trace)
+    ds = ds.assign(objective_trace=shared.transpose(*ds.objective_trace.dims))
+    (ax,) = plot_result(ds, "objective_trace", x="iteration", select={"snr_db": "0"}).axes
+    assert [line.get_label() for line in _lines(ax)] == ["one watt = two watts"]
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
