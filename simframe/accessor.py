@@ -8,18 +8,28 @@ Registered when ``simframe`` is imported::
     ds = open_result("quickstart.nc")
     ds.simframe.sweep_dims                 # ("layers",)
     ds.simframe.mean_ci("rate_bps_hz")     # mean, lower, upper, count over trials
-    ds.simframe.likely("se_bps_hz", 0.95)  # the value exceeded with probability 0.95
-    ds.simframe.ecdf("se_bps_hz")          # empirical CDF pooled over trials and users
-    ds.simframe.variant("rmax")            # one variant's slice
+    ds.simframe.mean_ci("rate_bps_hz", method="bootstrap")  # percentile-bootstrap interval
+    ds.simframe.variant("hybrid")          # one variant's slice
+    ds.simframe.variant_labels             # variant id -> label shown in figures
+
+    cf = open_result("cf.nc")              # a cell-free result (per-UE metrics)
+    cf.simframe.likely("se_lsfd_bps_hz", 0.95)  # the value exceeded with probability 0.95
+    cf.simframe.ecdf("se_lsfd_bps_hz")     # empirical CDF pooled over trials and UEs
 
 Dimensions of a result: one per swept parameter (with a coordinate carrying ``units`` and
 ``long_name``), ``variant``, ``trial`` and the metrics' own dimensions (``stream``, ``ue``,
 ``iteration``, ... without a coordinate). Every returned variable keeps the metric's ``units``.
+
+Trials that failed (``--keep-going``) and trials a point never ran (precision stopping pads a
+point that stopped early with NaN; ``trials_run`` says how many it ran) are NaN and excluded
+from every statistic. Categorical per-trial data (``simframe_role = "categorical"``, e.g. the
+pilot index of a UE) and wall-clock timings are not metrics: they are never averaged.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -29,6 +39,13 @@ from scipy import stats
 from simframe.results import TIMING_ROLE
 
 RESERVED_DIMS = ("variant", "trial")
+CATEGORICAL_ROLE = "categorical"
+"""``simframe_role`` of per-trial labels and indices (a pilot index): stored, never averaged."""
+INTERVAL_METHODS = ("t", "bootstrap")
+BOOTSTRAP_RESAMPLES = 4000
+BOOTSTRAP_SEED = 20240607
+"""Fixed, so that the same dataset always gives the same bootstrap interval."""
+_BOOTSTRAP_CHUNK = 4_000_000  # resampled values held at once (memory bound)
 
 
 @xr.register_dataset_accessor("simframe")
@@ -54,8 +71,17 @@ class SimframeAccessor:
             str(name)
             for name, var in self._ds.data_vars.items()
             if "trial" in var.dims
-            and var.attrs.get("simframe_role") != TIMING_ROLE
+            and var.attrs.get("simframe_role") not in (TIMING_ROLE, CATEGORICAL_ROLE)
             and var.dtype.kind in "biuf"
+        )
+
+    @property
+    def categorical(self) -> tuple[str, ...]:
+        """Per-trial labels or indices (``simframe_role = "categorical"``), never averaged."""
+        return tuple(
+            str(n)
+            for n, v in self._ds.data_vars.items()
+            if v.attrs.get("simframe_role") == CATEGORICAL_ROLE
         )
 
     @property
@@ -81,7 +107,36 @@ class SimframeAccessor:
 
     @property
     def variants(self) -> tuple[str, ...]:
-        return tuple(str(v) for v in self._ds["variant"].values) if "variant" in self._ds else ()
+        """Variant ids (one when ``variant`` was selected away to a scalar coordinate)."""
+        if "variant" not in self._ds.coords:
+            return ()
+        return tuple(str(v) for v in np.atleast_1d(self._ds["variant"].values))
+
+    @property
+    def variant_labels(self) -> dict[str, str]:
+        """Variant id -> the label a figure shows.
+
+        A ``variant_label`` coordinate along ``variant`` wins; else the ``label`` of the
+        variant's table in the scenario text the dataset records (``[variants.NAME] label =
+        "..."``); else the id with underscores as spaces.
+        """
+        if "variant_label" in self._ds.coords:
+            return {
+                str(v): str(label)
+                for v, label in zip(
+                    self.variants, np.atleast_1d(self._ds["variant_label"].values), strict=True
+                )
+            }
+        try:
+            tables = tomllib.loads(self._ds.attrs.get("scenario", "")).get("variants", {})
+        except tomllib.TOMLDecodeError:
+            tables = {}
+        labels = {}
+        for name in self.variants:
+            table = tables.get(name)
+            label = table.get("label") if isinstance(table, dict) else None
+            labels[name] = label if isinstance(label, str) and label else name.replace("_", " ")
+        return labels
 
     def variant(self, name: str) -> xr.Dataset:
         """The dataset of one variant (the ``variant`` dimension dropped)."""
@@ -92,35 +147,57 @@ class SimframeAccessor:
     # --- statistics -------------------------------------------------------------------------
 
     def mean_ci(
-        self, name: str, level: float = 0.95, dim: str | Sequence[str] = "trial"
+        self,
+        name: str,
+        level: float = 0.95,
+        dim: str | Sequence[str] = "trial",
+        method: str = "t",
     ) -> xr.Dataset:
-        """Mean of metric ``name`` over ``dim`` with its Student-t confidence interval.
+        """Mean of metric ``name`` over ``dim`` with its confidence interval.
+
+        ``method="t"``: the Student-t interval ``mean +- t s / sqrt(n)``. ``"bootstrap"``: the
+        expanded percentile bootstrap interval of the mean (``scipy.stats.bootstrap``, 4000
+        resamples, fixed seed), whose level is widened for ``n`` samples so that it matches
+        the t interval's width for normal data (Hesterberg 2015: percentiles at the level
+        ``2 Phi(sqrt(n / (n - 1)) t_{n-1}) - 1``; the plain percentile interval is too narrow
+        for small ``n``). It never leaves the range of the samples, so a positive,
+        heavy-tailed metric (an SINR, a rate near zero) gets no negative lower end, which the
+        t interval can give; with two samples it is their range. Both are approximate with
+        few samples.
 
         Returns a dataset with ``mean``, ``lower``, ``upper`` (in the metric's units) and
-        ``count`` (the non-NaN samples each mean is taken over; failed trials are NaN and
-        excluded). With fewer than two samples the interval is NaN: one trial says nothing
-        about the spread.
+        ``count`` (the non-NaN samples each mean is taken over; failed and never-run trials
+        are NaN and excluded). With fewer than two samples the interval is NaN: one trial says
+        nothing about the spread.
         """
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must lie in (0, 1), got {level}")
+        if method not in INTERVAL_METHODS:
+            raise ValueError(f"method must be one of {', '.join(INTERVAL_METHODS)}, got {method!r}")
         data = self._metric(name)
         dims = [dim] if isinstance(dim, str) else list(dim)
         self._check_dims(data, dims)
         count = data.notnull().sum(dims)
         mean = data.mean(dims, skipna=True)
-        std = data.std(dims, ddof=1, skipna=True)
-        dof = (count - 1).where(count > 1)
-        half = xr.apply_ufunc(stats.t.ppf, 0.5 + level / 2, dof) * std / np.sqrt(count)
+        if method == "t":
+            std = data.std(dims, ddof=1, skipna=True)
+            dof = (count - 1).where(count > 1)
+            half = xr.apply_ufunc(stats.t.ppf, 0.5 + level / 2, dof) * std / np.sqrt(count)
+            lower, upper = mean - half, mean + half
+            what = f"{level:.0%} Student-t confidence interval over {', '.join(dims)}"
+        else:
+            lower, upper = _bootstrap_interval(data, dims, level)
+            what = f"{level:.0%} percentile-bootstrap confidence interval over {', '.join(dims)}"
         attrs = dict(data.attrs)
-        what = f"{level:.0%} confidence interval over {', '.join(dims)}"
+        attrs.pop("simframe_role", None)
         return xr.Dataset(
             {
                 "mean": mean.assign_attrs(attrs, long_name=f"mean {attrs.get('long_name', name)}"),
-                "lower": (mean - half).assign_attrs(attrs, long_name=f"lower end of the {what}"),
-                "upper": (mean + half).assign_attrs(attrs, long_name=f"upper end of the {what}"),
+                "lower": lower.assign_attrs(attrs, long_name=f"lower end of the {what}"),
+                "upper": upper.assign_attrs(attrs, long_name=f"upper end of the {what}"),
                 "count": count.assign_attrs(units="1", long_name="number of samples"),
             },
-            attrs={"confidence_level": level},
+            attrs={"confidence_level": level, "interval_method": method},
         )
 
     def percentile(
@@ -209,3 +286,53 @@ class SimframeAccessor:
                 f"{data.name!r} has no dimension {', '.join(map(repr, missing))}; "
                 f"its dims are {data.dims}"
             )
+
+
+def expanded_level(level: float, n: int) -> float:
+    """Level of the percentile bootstrap that gives a ``level`` interval from ``n`` samples.
+
+    Hesterberg (2015), "What teachers should know about the bootstrap": use the percentiles at
+    ``alpha'/2`` with ``Phi^-1(alpha'/2) = sqrt(n / (n - 1)) t_{alpha/2, n-1}``, which corrects
+    the narrowness of the percentile interval (the bootstrap spread is the biased ``s``, and
+    ``z`` replaces ``t``).
+    """
+    widened = np.sqrt(n / (n - 1)) * stats.t.ppf(0.5 + level / 2, n - 1)
+    return float(min(1.0 - 2.0 * stats.norm.sf(widened), 1.0 - 1e-9))  # 1.0 is not a level
+
+
+def _bootstrap_interval(
+    data: xr.DataArray, dims: Sequence[str], level: float
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Expanded percentile-bootstrap interval of the mean over ``dims``, NaN samples excluded.
+
+    Slices with the same number ``n`` of valid samples are resampled together (vectorised), at
+    the level :func:`expanded_level` of ``n``; slices with fewer than two samples get NaN.
+    """
+    kept = [d for d in data.dims if d not in dims]
+    moved = data.transpose(*kept, *dims)
+    rows = moved.values.reshape(-1, int(np.prod([data.sizes[d] for d in dims])))
+    valid = ~np.isnan(rows)
+    counts = valid.sum(axis=1)
+    lower = np.full(len(rows), np.nan)
+    upper = np.full(len(rows), np.nan)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    for n in np.unique(counts[counts >= 2]):
+        chosen = counts == n
+        samples = rows[chosen][valid[chosen]].reshape(-1, n)  # row order kept
+        batch = max(1, min(BOOTSTRAP_RESAMPLES, _BOOTSTRAP_CHUNK // (len(samples) * n)))
+        result = stats.bootstrap(
+            (samples,),
+            np.mean,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            batch=batch,
+            vectorized=True,
+            axis=-1,
+            confidence_level=expanded_level(level, int(n)),
+            method="percentile",
+            rng=rng,
+        )
+        lower[chosen] = result.confidence_interval.low
+        upper[chosen] = result.confidence_interval.high
+    template = moved.isel({d: 0 for d in dims}, drop=True)
+    shape = template.shape
+    return template.copy(data=lower.reshape(shape)), template.copy(data=upper.reshape(shape))

@@ -57,6 +57,9 @@ class Parameter:
     ``unit`` is the physical unit (``"m"``, ``"Hz"``, ``"dBm"``), ``"1"`` for a dimensionless
     quantity and ``""`` for a setting that is not a physical quantity (a count, a flag, a name).
     ``check`` receives the value and returns an error message, or ``None`` when it is fine.
+    ``plausible = (low, high)`` is the range of physically sensible values: a value outside it
+    is accepted but warned about (a 6 Hz carrier, a 10 m thick SIM are typos more often than
+    experiments), see :meth:`implausibility`.
     """
 
     name: str
@@ -68,12 +71,31 @@ class Parameter:
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
     check: Callable[[Any], str | None] | None = None
+    plausible: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in _SCALAR_TYPES:
             raise TypeError(f"parameter {self.name!r}: type must be one of bool, int, float, str")
         if not self.name.isidentifier():
             raise TypeError(f"parameter name {self.name!r} is not a Python identifier")
+        if self.plausible is not None and (
+            self.type not in (int, float) or not self.plausible[0] < self.plausible[1]
+        ):
+            raise TypeError(
+                f"parameter {self.name!r}: plausible must be (low, high) with low < high, "
+                "for a number"
+            )
+
+    def implausibility(self, value: Any) -> str | None:
+        """Why ``value`` is physically implausible (outside ``plausible``), or ``None``."""
+        if self.plausible is None or self.plausible[0] <= value <= self.plausible[1]:
+            return None
+        unit = f" {self.unit}" if self.unit and self.unit != "1" else ""
+        low, high = self.plausible
+        return (
+            f"{value:g}{unit} is far outside the plausible range {low:g} to {high:g}{unit} "
+            f"of the {self.help or self.name}; check the value (the run uses it as given)"
+        )
 
     @property
     def required(self) -> bool:
@@ -174,6 +196,14 @@ class Component:
     def resolve_parameters(cls, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         """Validate ``given`` against :attr:`parameters`; see :func:`resolve_parameters`."""
         return resolve_parameters(cls.parameters, given, f"{cls.kind.value} {cls.name!r}")
+
+    def implausible_parameters(self, table: str) -> list[str]:
+        """``"TABLE.NAME = ...: why"`` for each parameter value outside its plausible range."""
+        return [
+            f"{table}.{p.name} = {why}"
+            for p in self.parameters
+            if p.name in self.params and (why := p.implausibility(self.params[p.name]))
+        ]
 
 
 Problem = tuple[str, str]
@@ -303,6 +333,14 @@ class SystemModel(Component):
         compared on the same realisation.
         """
         raise NotImplementedError
+
+    def plausibility_warnings(self) -> list[str]:
+        """Parameters of the system (``system.NAME``) and of its slot components
+        (``SLOT.NAME``) set far outside their plausible ranges; warnings, not errors."""
+        warnings = self.implausible_parameters("system")
+        for slot, component in self.components.items():
+            warnings += component.implausible_parameters(slot)
+        return warnings
 
     def simulate(self, realisation: Any, trial: TrialContext) -> dict[str, Metric]:
         """Run this variant's algorithms on ``realisation`` and return its metrics.

@@ -49,6 +49,9 @@ def allowed_values(parameter: Parameter) -> str:
         parts.append(f"<= {parameter.maximum:g}")
     if parameter.check is not None:
         parts.append("checked: see help")
+    if parameter.plausible is not None:
+        low, high = parameter.plausible
+        parts.append(f"warning outside {low:g} to {high:g}")
     return "; ".join(parts)
 
 
@@ -241,7 +244,7 @@ def hooks_reference() -> str:
         out += [f"## {title}", ""]
         for function in functions:
             flags = {k: v for k, v in function.simframe_spec.items() if v and k != "warn_on_impl"}
-            out += [f"### `{function.__name__}`", "", "```python", _signature(function), "```", ""]
+            out += [f"### `{function.__name__}`", "", "```text", _signature(function), "```", ""]
             if flags:
                 out += ["pluggy options: " + ", ".join(f"`{k}`" for k in flags), ""]
             out += [inspect.getdoc(function) or "**undocumented**", ""]

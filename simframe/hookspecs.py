@@ -111,9 +111,12 @@ def simframe_option_groups() -> Iterable[OptionGroup]:
 def simframe_channel_drawn(trial: TrialContext, channel: Any) -> None:
     """Called after a trial's realisation is drawn, before any algorithm sees it.
 
-    ``channel`` is the system model's realisation object (documented by the system model); a
-    hook may modify its arrays in place, e.g. to add a channel-estimation error. It is called
-    once per variant, always on an identical fresh draw.
+    ``channel`` is the system model's realisation object: for ``sim_hmimo_link`` the complex
+    ``M x N`` array ``H~``, for ``sim_cellfree_uplink`` a ``LargeScaleFading`` (see the plugin
+    guide). A hook may modify its arrays in place; that changes the *true* channel, which every
+    algorithm and metric then uses. To model what algorithms do not know (an estimation error),
+    return an estimate from ``simframe_channel_estimate`` instead. It is called once per
+    variant, always on an identical fresh draw.
     """
 
 
@@ -122,11 +125,13 @@ def simframe_channel_estimate(trial: TrialContext, channel: Any) -> Any | None:
     """Return what the variant's algorithms know of the channel, or ``None`` for the truth.
 
     Called once per trial and variant, after ``simframe_channel_drawn``. ``channel`` is the
-    true realisation (do not modify it); return an object of the same type and shape holding
-    the estimate, e.g. ``channel + error`` for an HMIMO link's H~ array. Phase optimisers,
-    power allocators and pilot schemes then design on the estimate (``trial.known_channel``)
-    while every metric is computed on the truth (``trial.channel``), which is how imperfect CSI
-    lowers the rate. The first implementation that returns a value wins.
+    true realisation (do not modify it); return a new object of the same type and shape holding
+    the estimate: ``channel + error`` for the HMIMO link's ``H~`` array, a
+    ``dataclasses.replace(channel, gain=...)`` copy for the cell-free ``LargeScaleFading``.
+    Phase optimisers, power allocators and pilot schemes then design on the estimate
+    (``trial.known_channel``) while every metric is computed on the truth (``trial.channel``),
+    which is how imperfect CSI lowers the rate. Draw the error from ``trial.rng``. The first
+    implementation that returns a value wins.
     """
 
 
@@ -149,5 +154,9 @@ def simframe_trial_metrics(
     """Return extra per-trial metrics to store in the dataset, or ``None``.
 
     ``metrics`` holds what the system model computed for this trial and variant (read only).
-    Names must not clash with the system's own metrics or with another plugin's.
+    ``trial.channel`` is the true realisation, ``trial.known_channel`` what the algorithms
+    used, and ``trial.quantities`` the system's per-trial quantities (e.g. the HMIMO link's
+    ``effective_channel`` and ``powers_w``, the cell-free uplink's per-UE ``se_bps_hz``; listed
+    per system in the plugin guide), whether or not the scenario stores them. Names must not
+    clash with the system's own metrics or with another plugin's.
     """

@@ -647,7 +647,7 @@ class _Loader:
         except MemoryError:
             self.problems.add("system", f"{where}the configuration is too large for memory")
             return 0
-        for warning in system.warnings():
+        for warning in [*system.warnings(), *system.plausibility_warnings()]:
             warnings.setdefault(warning, set()).add(index)
         return system.estimate_memory_bytes()
 

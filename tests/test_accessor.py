@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import re
 from pathlib import Path
 
 import numpy as np
@@ -138,21 +136,39 @@ def test_accessor_on_a_real_toy_result(tmp_path, toy_scenario):
     assert (ci["lower"] <= ci["mean"]).all() and (ci["mean"] <= ci["upper"]).all()
 
 
-def test_user_guide_examples_hold_on_the_real_toy_result(tmp_path):
-    """The accessor examples in docs/user-guide.md, run as doctests on the result they describe."""
-    guide = (ROOT / "docs" / "user-guide.md").read_text()
-    scenario_text = re.search(r"with `toy.toml`:\n\n```toml\n(.*?)```", guide, re.S).group(1)
-    scenario = tmp_path / "toy.toml"
-    scenario.write_text(scenario_text)
-    out = tmp_path / "toy.nc"
-    assert invoke("run", str(scenario), "-o", str(out), "--workers", "1", "--quiet").exit_code == 0
-    examples = "\n".join(
-        block for block in re.findall(r"```python\n(.*?)```", guide, re.S) if ">>>" in block
+@settings(max_examples=20, deadline=None)
+@given(st.integers(2, 30), st.integers(0, 2**32 - 1))
+def test_bootstrap_interval_stays_within_the_samples_and_contains_the_mean(trials, seed):
+    rng = np.random.default_rng(seed)
+    values = rng.lognormal(0.0, 2.0, (2, 2, trials))
+    values[1, 1, trials // 2 :] = np.nan  # a point that stopped early (or failed trials)
+    result = _result(values, rng.random((2, 2, trials, 1))).simframe.mean_ci(
+        "rate_bps_hz", method="bootstrap"
     )
-    test = doctest.DocTestParser().get_doctest(
-        examples, {"ds": open_result(out)}, "user-guide", "docs/user-guide.md", 0
-    )
-    assert len(test.examples) >= 10
-    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    runner.run(test)
-    assert runner.summarize(verbose=False).failed == 0
+    low, mean, high = (result[k].values for k in ("lower", "mean", "upper"))
+    finite = ~np.isnan(low)
+    assert np.all(np.nanmin(values, axis=-1)[finite] <= low[finite])
+    assert np.all(low[finite] <= mean[finite]) and np.all(mean[finite] <= high[finite])
+    assert np.all(high[finite] <= np.nanmax(values, axis=-1)[finite])
+    assert result.attrs["interval_method"] == "bootstrap"
+
+
+def test_bootstrap_interval_of_two_trials_is_their_range_and_of_many_close_to_t():
+    two = _result(np.array([[[1.0, 3.0]]]), np.zeros((1, 1, 2, 1))).simframe
+    interval = two.mean_ci("rate_bps_hz", method="bootstrap").isel(layers=0, variant=0)
+    assert (float(interval["lower"]), float(interval["upper"])) == (1.0, 3.0)
+    rng = np.random.default_rng(1)
+    normal = _result(rng.normal(5.0, 1.0, (1, 1, 400)), np.zeros((1, 1, 400, 1))).simframe
+    t = normal.mean_ci("rate_bps_hz").isel(layers=0, variant=0)
+    boot = normal.mean_ci("rate_bps_hz", method="bootstrap").isel(layers=0, variant=0)
+    width_t = float(t["upper"] - t["lower"])
+    assert float(boot["upper"] - boot["lower"]) == pytest.approx(width_t, rel=0.1)
+    with pytest.raises(ValueError, match="method must be one of"):
+        normal.mean_ci("rate_bps_hz", method="wald")
+
+
+def test_expanded_level_widens_small_samples_and_tends_to_the_level():
+    from simframe.accessor import expanded_level
+
+    assert expanded_level(0.95, 3) > expanded_level(0.95, 10) > expanded_level(0.95, 100) > 0.95
+    assert expanded_level(0.95, 10_000) == pytest.approx(0.95, abs=1e-3)

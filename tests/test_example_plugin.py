@@ -193,3 +193,45 @@ def test_example_scenario_quantises_on_the_grid_and_records_the_version(example_
             np.testing.assert_allclose(np.abs(phases), 1.0, atol=1e-12)
     rates = dataset.rate_bps_hz.mean("trial")
     assert (rates.sel(variant="coordinate_ascent") > rates.sel(variant="random")).all()
+
+
+def test_channel_estimate_is_the_truth_without_the_option_group(example_plugin):
+    from simframe_example import imperfect_csi, plugin
+
+    rng = np.random.default_rng(4)
+    channel = rng.standard_normal((9, 9)) + 1j * rng.standard_normal((9, 9))
+    assert plugin.simframe_channel_estimate(TrialContext(0, 0, "v", {}, rng), channel) is None
+    options = {"example_imperfect_csi": {"nmse": 0.5, "gain_error_db": 1.0}}
+    trial = TrialContext(0, 0, "v", {}, rng, options)
+    estimates = [imperfect_csi.channel_estimate(trial, channel) for _ in range(400)]
+    errors = [np.sum(np.abs(e - channel) ** 2) / np.sum(np.abs(channel) ** 2) for e in estimates]
+    assert np.mean(errors) == pytest.approx(0.5, rel=0.05)  # the NMSE it promises
+
+
+def _run_example(name: str, tmp_path: Path):
+    out = tmp_path / f"{name}.nc"
+    scenario = PACKAGE / "scenarios" / f"{name}.toml"
+    done = _simframe(
+        "run", str(scenario), "-o", str(out), "--workers", "1", "--quiet", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    return open_result(out)
+
+
+def test_imperfect_csi_lowers_the_hmimo_rate_as_the_nmse_grows(example_plugin, tmp_path):
+    """Design on H~ + E, evaluate on H~: the rate falls with the estimation error (it rose
+    when the perturbed channel was also used to evaluate)."""
+    dataset = _run_example("imperfect_csi", tmp_path)
+    rates = dataset.rate_bps_hz.mean("trial").squeeze().values
+    assert dataset["nmse"].values.tolist() == [0.0, 1.0, 10.0]
+    assert rates[0] > rates[1] > rates[2], rates
+    assert rates[2] < 0.5 * rates[0]
+    realised = dataset.csi_nmse.mean("trial").squeeze().values
+    np.testing.assert_allclose(realised, [0.0, 1.0, 10.0], rtol=0.15)
+
+
+def test_imperfect_gains_lower_the_cellfree_max_min_se(example_plugin, tmp_path):
+    dataset = _run_example("imperfect_csi_cellfree", tmp_path)
+    lowest = dataset.min_se_bps_hz.mean("trial").squeeze().values
+    assert dataset["gain_error_db"].values.tolist() == [0.0, 3.0, 10.0]
+    assert lowest[0] > lowest[1] > lowest[2], lowest

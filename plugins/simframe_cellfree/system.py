@@ -43,14 +43,36 @@ class SimCellFreeUplink(SystemModel):
             "if > 0: meta-atoms of all SIMs together; sets M = total / (L Q) (Fig. 3)",
             minimum=0,
         ),
-        Parameter("carrier_frequency_hz", float, 2e9, "Hz", "carrier frequency", minimum=1e6),
+        Parameter(
+            "carrier_frequency_hz",
+            float,
+            2e9,
+            "Hz",
+            "carrier frequency",
+            minimum=1e6,
+            plausible=(1e8, 3e12),
+        ),
         Parameter(
             "atom_spacing_wavelengths", float, 0.5, "1", "meta-atom spacing / lambda", minimum=0.01
         ),
         Parameter(
-            "thickness_wavelengths", float, 5.0, "1", "SIM thickness T / lambda", minimum=0.01
+            "thickness_wavelengths",
+            float,
+            5.0,
+            "1",
+            "SIM thickness T / lambda",
+            minimum=0.01,
+            plausible=(0.05, 100.0),
         ),
-        Parameter("max_power_mw", float, 200.0, "mW", "UE power p_max (data and pilot)", minimum=0),
+        Parameter(
+            "max_power_mw",
+            float,
+            200.0,
+            "mW",
+            "UE power p_max (data and pilot)",
+            minimum=0,
+            plausible=(1e-3, 1e5),
+        ),
         Parameter("tau_c", int, 200, "", "coherence block length (symbols)", minimum=2),
         Parameter("tau_p", int, 10, "", "pilot length = number of orthogonal pilots", minimum=1),
         Parameter(

@@ -58,7 +58,15 @@ class SimHmimoLink(SystemModel):
 
     name = SYSTEM_NAME
     parameters = (
-        Parameter("carrier_frequency_hz", float, 6e9, "Hz", "carrier frequency", minimum=1.0),
+        Parameter(
+            "carrier_frequency_hz",
+            float,
+            6e9,
+            "Hz",
+            "carrier frequency",
+            minimum=1.0,
+            plausible=(1e8, 3e12),
+        ),
         Parameter("antennas", int, 4, help="antennas S on each side (= streams)", minimum=1),
         Parameter(
             "tx_atoms",
@@ -78,9 +86,26 @@ class SimHmimoLink(SystemModel):
         ),
         Parameter("tx_layers", int, 7, help="TX metasurface layers L", minimum=1),
         Parameter("rx_layers", int, 7, help="RX metasurface layers K", minimum=1),
-        Parameter("thickness_m", float, 0.1, "m", "thickness of each SIM, D_T = D_R", minimum=1e-6),
-        Parameter("tx_power_dbm", float, 20.0, "dBm", "total transmit power P_t"),
-        Parameter("noise_power_dbm", float, -110.0, "dBm", "noise power sigma^2"),
+        Parameter(
+            "thickness_m",
+            float,
+            0.1,
+            "m",
+            "thickness of each SIM, D_T = D_R",
+            minimum=1e-6,
+            plausible=(1e-4, 1.0),
+        ),
+        Parameter(
+            "tx_power_dbm", float, 20.0, "dBm", "total transmit power P_t", plausible=(-40.0, 70.0)
+        ),
+        Parameter(
+            "noise_power_dbm",
+            float,
+            -110.0,
+            "dBm",
+            "noise power sigma^2",
+            plausible=(-200.0, -30.0),
+        ),
     )
     slots = {
         "channel": Slot(
