@@ -435,11 +435,15 @@ class _Loader:
             body = self._table(body, path)
             tables = {key: dict(entries) for key, entries in base.items()}
             for key, value in body.items():
+                if key == "label":  # shown in figures' legends (ds.simframe.variant_labels)
+                    if not isinstance(value, str) or not value.strip():
+                        self.problems.add(f"{path}.label", "expected a non-empty string")
+                    continue
                 if key not in allowed:
                     self.problems.add(
                         f"{path}.{key}",
-                        "a variant can override only 'system', 'plugins' and the slots "
-                        f"of {system_cls.name!r}{suggest(key, allowed)}",
+                        "a variant can set 'label' and override only 'system', 'plugins' and "
+                        f"the slots of {system_cls.name!r}{suggest(key, [*allowed, 'label'])}",
                     )
                     continue
                 value = self._table(value, f"{path}.{key}")

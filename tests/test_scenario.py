@@ -160,3 +160,16 @@ def test_variant_naming_the_default_model_merges_with_the_base_table(registry, t
     path.write_text(text)
     scenario = load_scenario(path, registry, ())
     assert scenario.configurations[(0, "two_watts")].slots["phases"].params["sleep_s"] == 0.5
+
+
+def test_a_variant_may_carry_a_label_for_legends(tmp_path, registry):
+    labelled = TOY_SCENARIO.replace(
+        "[variants.two_watts]\n", '[variants.two_watts]\nlabel = "P = 2 W"\n'
+    )
+    path = tmp_path / "labelled.toml"
+    path.write_text(labelled)
+    scenario = load_scenario(path, registry, ())
+    assert scenario.variants == ["one_watt", "two_watts"]
+    assert "label" not in scenario.configurations[(0, "two_watts")].system_params
+    message = problems(tmp_path, registry, labelled.replace('"P = 2 W"', "2"))
+    assert "variants.two_watts.label" in message and "non-empty string" in message
