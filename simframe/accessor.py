@@ -331,8 +331,9 @@ def _bootstrap_interval(
             method="percentile",
             rng=rng,
         )
-        lower[chosen] = result.confidence_interval.low
-        upper[chosen] = result.confidence_interval.high
+        # a resampled mean of n equal values can miss that value by an ulp: clip to the samples
+        lower[chosen] = np.maximum(result.confidence_interval.low, samples.min(axis=-1))
+        upper[chosen] = np.minimum(result.confidence_interval.high, samples.max(axis=-1))
     template = moved.isel({d: 0 for d in dims}, drop=True)
     shape = template.shape
     return template.copy(data=lower.reshape(shape)), template.copy(data=upper.reshape(shape))
