@@ -42,6 +42,14 @@ A minimal phase optimiser, written against these docstrings only::
 
 Register it with ``@hookimpl def simframe_phase_optimisers(): return [BestOfRandom]`` and choose
 it in a scenario with ``phases = { model = "best_of_random", draws = 20 }``.
+
+Blocks of trials: the system hands the optimiser several trials of one sweep point at once
+through :meth:`HmimoPhaseOptimiser.optimise_block`, with a
+:class:`~simframe_hmimo.link_block.LinkBlock` (shared hops, one channel per trial, batched rate
+and gradient evaluations) and one generator per trial. The default runs :meth:`optimise` per
+trial, so an optimiser written against ``optimise(link, allocator, rng)`` alone, like the one
+above, works unchanged. Override ``optimise_block`` to batch; trial ``b``'s result must then
+depend only on ``block.link(b)`` and ``rngs[b]`` (beyond round-off), never on the other trials.
 """
 
 from __future__ import annotations
@@ -49,10 +57,14 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simframe import Component, ComponentKind
+
+if TYPE_CHECKING:
+    from simframe_hmimo.link_block import LinkBlock
 
 SYSTEM_NAME = "sim_hmimo_link"
 
@@ -227,3 +239,13 @@ class HmimoPhaseOptimiser(Component):
         scenario can swap it. ``rng`` is the only source of randomness allowed (random
         initial phases); it is seeded identically for every variant of a trial.
         """
+
+    def optimise_block(
+        self,
+        block: LinkBlock,
+        allocator: HmimoPowerAllocator,
+        rngs: Sequence[np.random.Generator],
+    ) -> list[PhaseResult]:
+        """One :class:`PhaseResult` per trial of ``block`` (trial ``b`` draws only from
+        ``rngs[b]``). The default calls :meth:`optimise` on ``block.link(b)`` for each trial."""
+        return [self.optimise(block.link(b), allocator, rng) for b, rng in enumerate(rngs)]
