@@ -19,6 +19,7 @@ memory is kept from round to round (the cost changes only through the powers).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,8 @@ class AscentResult:
     """``(B,)`` rounds each trial ran."""
     evaluations: np.ndarray
     """``(B,)`` rate-and-gradient evaluations each trial cost."""
+    elapsed_s: np.ndarray
+    """``(rounds + 1,)`` wall time since the start at each entry of ``rate_trace``."""
 
 
 def softmax_powers(logits: np.ndarray, budget_w: float) -> np.ndarray:
@@ -129,6 +132,8 @@ def maximise_rates(
     active = np.ones(trials, dtype=bool)
     rounds = np.zeros(trials, dtype=int)
     evaluations = np.ones(trials, dtype=int)
+    started = time.perf_counter()
+    elapsed = [0.0]
     for _ in range(settings.rounds):
         if not active.any():
             break
@@ -155,8 +160,9 @@ def maximise_rates(
         active &= new_rates - rates > settings.tolerance * np.abs(rates)
         rates = new_rates
         trace.append(rates.copy())
+        elapsed.append(time.perf_counter() - started)
     tx, rx, powers_w = objective.unpack(x, np.arange(trials))
-    return AscentResult(tx, rx, powers_w, np.array(trace), rounds, evaluations)
+    return AscentResult(tx, rx, powers_w, np.array(trace), rounds, evaluations, np.array(elapsed))
 
 
 def _power_step(block, allocator, tx, rx, powers_w, active) -> np.ndarray:

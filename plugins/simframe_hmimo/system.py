@@ -17,8 +17,8 @@ from simframe_metasurface.propagation import stack_hops
 from simframe import ComponentKind, Metric, Parameter, Slot, SystemModel
 from simframe_hmimo.backend import BACKENDS, backend_named
 from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry
-from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.link import rate_bps_hz, sinr, stream_powers
+from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.power import water_filling
 
 PASSIVITY_TOLERANCE = 1e-9
