@@ -9,7 +9,8 @@
    reference, and the default's distance from the reference (the scenarios' target: within 2 %).
 
 All on one BLAS thread; batched runs optimise all channels in one block.
-Run: python benchmarks/bench_hmimo_convergence.py [--trials 4] [--layers 7 10] [--skip-reference]
+Run: python benchmarks/bench_hmimo_convergence.py [--trials 4] [--block 20] [--layers 7 10]
+[--skip-reference]
 """
 
 from __future__ import annotations
@@ -145,17 +146,20 @@ def convergence(method: RateMaximisation, block: LinkBlock, reference: bool) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--trials", type=int, default=4, help="channels for convergence")
+    parser.add_argument("--block", type=int, default=20, help="trials per evaluation timing")
     parser.add_argument("--layers", type=int, nargs="+", default=[7, 10])
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args()
     for layers in args.layers:
-        block = paper_block(layers, args.trials)
-        print(f"L = K = {layers}, N = M = 100, S = 4, {args.trials} channels")
-        timings = seconds_per_evaluation(block)
+        print(f"L = K = {layers}, N = M = 100, S = 4")
+        timings = seconds_per_evaluation(paper_block(layers, args.block))
         baseline = timings["per-trial numpy"]
+        print(f"  one rate-and-gradient evaluation, block of {args.block} trials:")
         for name, seconds in timings.items():
             print(f"  {name:24s} {seconds * 1e3:6.3f} ms per trial ({baseline / seconds:4.2f}x)")
+        block = paper_block(layers, args.trials)
+        print(f"  convergence on {args.trials} channels (one block):")
         for method in (RateMaximisation(), HybridOptimisation()):
             convergence(method, block, not args.skip_reference)
 

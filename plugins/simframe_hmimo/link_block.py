@@ -111,7 +111,7 @@ class LinkBlock:
         }
 
     def _propagate(self, tx, rx, rows) -> tuple[list[Any], list[Any], Any]:
-        """Fields ``(atoms, b, S)`` at TX layers 1..L, at RX layers 1..K, and ``H`` ``(b, S, S)``."""
+        """Fields ``(atoms, b, S)`` at TX layers 1..L and RX layers 1..K; ``H`` ``(b, S, S)``."""
         ops, xp = self._operators, self.backend.xp
         trials, antennas = tx.shape[0], self.antennas
         first = ops["tx"][0]

@@ -41,7 +41,7 @@ class AscentSettings:
     memory: int = 10
     first_step_rad: float = 0.1
     tolerance: float = 1e-4
-    power_schedule: str = "joint"
+    power_schedule: str = "alternating"
 
 
 @dataclass(frozen=True)
