@@ -36,4 +36,12 @@ class PluginError(SimframeError):
 
 
 class RunError(SimframeError):
-    """A run stopped before it finished; finished sweep points are kept on disk."""
+    """A run stopped before it finished; finished sweep points are kept on disk.
+
+    ``details`` holds the full traceback of the exception behind it, formatted where it was
+    raised (possibly in a worker process), for ``simframe run --traceback``.
+    """
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message)
+        self.details = details

@@ -40,7 +40,11 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Job:
-    """A chunk of trials of one sweep point, all variants of each."""
+    """A block of trials of one sweep point, all variants of each.
+
+    Blocks are ``[0, B), [B, 2B), ...`` for the scenario's block size ``B``; the boundaries
+    never depend on the executor or worker count, so neither do the numbers.
+    """
 
     point: int
     trials: tuple[int, ...]
@@ -58,7 +62,19 @@ class Outcome:
 
 
 class TrialError(Exception):
-    """A trial raised; the message names plugin, component, sweep point, trial and variant."""
+    """A trial raised; the message names plugin, component, sweep point, trial and variant.
+
+    ``details`` is the original exception's traceback, formatted in the worker that ran the
+    trial (tracebacks do not survive pickling to the main process).
+    """
+
+    def __init__(self, message: str, details: str = ""):
+        super().__init__(message, details)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.message
 
 
 _SYSTEM_CACHE: OrderedDict[tuple[str, int, str], SystemModel] = OrderedDict()
@@ -109,60 +125,139 @@ def _merge_plugin_metrics(
             metrics[name] = metric
 
 
-def run_trial(spec: RunSpec, registry: Registry, point: int, trial: int) -> list[Outcome]:
-    """All variants of one trial, on identically seeded draws (paired comparison)."""
-    sequence = np.random.SeedSequence(spec.entropy, spawn_key=(point, trial))
-    channel_seed, algorithm_seed = sequence.spawn(2)
+@dataclass
+class _Prepared:
+    """A trial of one variant, drawn and passed through the channel hooks, ready to simulate."""
+
+    trial: int
+    realisation: Any
+    context: TrialContext
+
+
+class _Block:
+    """One variant's trials of a block at one sweep point: preparation, simulation, metrics.
+
+    Trial ``t`` draws its realisation from ``SeedSequence(entropy, spawn_key=(point, t))``'s
+    first child and its algorithms' generator from the second, whatever block it is in.
+    """
+
+    def __init__(self, spec: RunSpec, registry: Registry, point: int, variant: str):
+        self.spec = spec
+        self.registry = registry
+        self.point = point
+        self.variant = variant
+        self.outcomes: dict[int, Outcome] = {}
+
+    def fail(self, trial: int, exc: Exception) -> None:
+        """Record (``--keep-going``) or raise the failure of ``trial``."""
+        where = ", ".join(f"{k}={v}" for k, v in self.spec.coordinates[self.point].items())
+        message = (
+            f"{type(exc).__name__} in {_culprit(self.registry, exc)} at sweep point "
+            f"{self.point} ({where or 'no sweep'}), trial {trial}, variant {self.variant!r}: {exc}"
+        )
+        if not self.spec.record_errors:
+            raise TrialError(message, "".join(traceback.format_exception(exc))) from exc
+        self.outcomes[trial] = Outcome(self.point, trial, self.variant, {}, message)
+
+    def prepare(self, system: SystemModel, trial: int) -> _Prepared | None:
+        sequence = np.random.SeedSequence(self.spec.entropy, spawn_key=(self.point, trial))
+        channel_seed, algorithm_seed = sequence.spawn(2)
+        context = TrialContext(
+            point_index=self.point,
+            trial_index=trial,
+            variant=self.variant,
+            point=self.spec.coordinates[self.point],
+            rng=np.random.default_rng(algorithm_seed),
+            options=self.spec.configurations[(self.point, self.variant)].options,
+            store=self.spec.store,
+            hook=self.registry.hook,
+        )
+        hook = self.registry.hook
+        try:
+            realisation = system.draw(np.random.default_rng(channel_seed))
+            hook.simframe_channel_drawn(trial=context, channel=realisation)
+            estimate = hook.simframe_channel_estimate(trial=context, channel=realisation)
+        except Exception as exc:
+            self.fail(trial, exc)
+            return None
+        context.channel = realisation
+        context.known_channel = realisation if estimate is None else estimate
+        return _Prepared(trial, realisation, context)
+
+    def run(self, trials: tuple[int, ...]) -> None:
+        """Simulate ``trials`` as one block; if it raises, rerun them singly to find the culprit.
+
+        The rerun isolates the failing trials; the others then come from blocks of one trial,
+        which is as reproducible as the full block (it happens identically on every run).
+        """
+        try:
+            system = _system(self.spec, self.registry, self.point, self.variant)
+        except Exception as exc:
+            for trial in trials:
+                self.fail(trial, exc)
+            return
+        prepared = [p for t in trials if (p := self.prepare(system, t)) is not None]
+        if not prepared:
+            return
+        try:
+            self._simulate(system, prepared)
+        except Exception as exc:
+            if len(prepared) == 1:
+                self.fail(prepared[0].trial, exc)
+                return
+            for one in prepared:
+                again = self.prepare(system, one.trial)
+                if again is None:
+                    continue
+                try:
+                    self._simulate(system, [again])
+                except Exception as single:
+                    self.fail(one.trial, single)
+
+    def _simulate(self, system: SystemModel, prepared: list[_Prepared]) -> None:
+        contexts = [p.context for p in prepared]
+        start = time.perf_counter()
+        results = system.simulate_block([p.realisation for p in prepared], contexts)
+        elapsed = (time.perf_counter() - start) / len(prepared)
+        if len(results) != len(prepared):
+            raise ValueError(
+                f"{type(system).__name__}.simulate_block returned {len(results)} results "
+                f"for {len(prepared)} trials"
+            )
+        finished = {}
+        for one, result in zip(prepared, results, strict=True):
+            metrics = dict(result)
+            _merge_plugin_metrics(self.registry, one.context, metrics)
+            metrics["runtime_s"] = Metric(
+                elapsed,
+                "s",
+                "wall-clock time of the variant's algorithms per trial "
+                "(time of its block of trials / trials in the block)",
+                timing=True,
+            )
+            finished[one.trial] = Outcome(self.point, one.trial, self.variant, metrics)
+        self.outcomes.update(finished)
+
+
+def run_block(
+    spec: RunSpec, registry: Registry, point: int, trials: tuple[int, ...]
+) -> list[Outcome]:
+    """Every variant of a block of trials, on identically seeded draws (paired comparison)."""
     outcomes = []
     for variant in spec.variants:
-        config = spec.configurations[(point, variant)]
-        context = TrialContext(
-            point_index=point,
-            trial_index=trial,
-            variant=variant,
-            point=spec.coordinates[point],
-            rng=np.random.default_rng(algorithm_seed),
-            options=config.options,
-            store=spec.store,
-            hook=registry.hook,
-        )
-        try:
-            system = _system(spec, registry, point, variant)
-            realisation = system.draw(np.random.default_rng(channel_seed))
-            registry.hook.simframe_channel_drawn(trial=context, channel=realisation)
-            estimate = registry.hook.simframe_channel_estimate(trial=context, channel=realisation)
-            context.channel = realisation
-            context.known_channel = realisation if estimate is None else estimate
-            start = time.perf_counter()
-            metrics = dict(system.simulate(realisation, context))
-            elapsed = time.perf_counter() - start
-            _merge_plugin_metrics(registry, context, metrics)
-        except Exception as exc:
-            where = ", ".join(f"{k}={v}" for k, v in spec.coordinates[point].items())
-            message = (
-                f"{type(exc).__name__} in {_culprit(registry, exc)} at sweep point "
-                f"{point} ({where or 'no sweep'}), trial {trial}, variant {variant!r}: {exc}"
-            )
-            if not spec.record_errors:
-                raise TrialError(message) from exc
-            outcomes.append(Outcome(point, trial, variant, {}, message))
-            continue
-        metrics["runtime_s"] = Metric(
-            elapsed, "s", "wall-clock time of the variant's algorithms in this trial", timing=True
-        )
-        outcomes.append(Outcome(point, trial, variant, metrics))
+        block = _Block(spec, registry, point, variant)
+        block.run(trials)
+        outcomes.extend(block.outcomes[t] for t in sorted(block.outcomes))
     return outcomes
 
 
 def run_job(spec: RunSpec, job: Job) -> tuple[Job, list[Outcome]]:
-    """Entry point of every executor: run a chunk of trials in this process.
+    """Entry point of every executor: run one block of trials in this process.
 
     BLAS runs single-threaded whatever the executor: N workers then use N cores, and the
     floating-point reductions (hence the numbers) do not depend on how many threads BLAS has.
     """
     registry = get_registry(spec.settings)
-    outcomes = []
     with threadpool_limits(1):
-        for trial in job.trials:
-            outcomes.extend(run_trial(spec, registry, job.point, trial))
+        outcomes = run_block(spec, registry, job.point, job.trials)
     return job, outcomes

@@ -1,17 +1,19 @@
 """Where trials run: in this process, on a local process pool, or on a dask.distributed cluster.
 
-Every executor runs :func:`simframe.execution.run_job` on jobs and yields results as they
-finish, in any order; the numbers do not depend on the executor because every trial draws from
-its own seed sequence.
+Every executor runs :func:`simframe.execution.run_job` on the jobs the runner submits and hands
+back results as they finish, in any order; the numbers do not depend on the executor because
+every trial draws from its own seed sequence and blocks of trials have a fixed size.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from threadpoolctl import threadpool_limits
@@ -22,8 +24,11 @@ from simframe.errors import RunError
 class Executor(Protocol):
     workers: int
 
-    def map_unordered(self, fn: Callable[[Any], Any], jobs: Iterable[Any]) -> Iterator[Any]:
-        """Run ``fn`` on every job, yielding results as they complete."""
+    def submit(self, fn: Callable[[Any], Any], job: Any) -> None:
+        """Start ``fn(job)``; its result comes back from :meth:`next_result`."""
+
+    def next_result(self) -> Any:
+        """Wait for one submitted job to finish and return its result (or raise its error)."""
 
     def close(self, abort: bool = False) -> None:
         """Release the workers; ``abort`` stops jobs in flight instead of waiting for them."""
@@ -34,16 +39,22 @@ def available_cores() -> int:
 
 
 class SerialExecutor:
-    """Runs every job in this process, one after the other."""
+    """Runs every job in this process, one after the other, when its result is asked for."""
 
     workers = 1
 
-    def map_unordered(self, fn, jobs):
-        for job in jobs:
-            yield fn(job)
+    def __init__(self) -> None:
+        self._queue: deque[tuple[Callable[[Any], Any], Any]] = deque()
+
+    def submit(self, fn, job):
+        self._queue.append((fn, job))
+
+    def next_result(self):
+        fn, job = self._queue.popleft()
+        return fn(job)
 
     def close(self, abort: bool = False) -> None:
-        pass
+        self._queue.clear()
 
 
 def _single_threaded_blas() -> None:
@@ -63,9 +74,15 @@ class ProcessPoolExecutor:
     def __init__(self, workers: int):
         self.workers = workers
         self._pool = multiprocessing.Pool(workers, initializer=_pool_worker_initialiser)
+        self._results: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
-    def map_unordered(self, fn, jobs):
-        """Yield results as they finish; Ctrl-C surfaces here, between results.
+    def submit(self, fn, job):
+        self._pool.apply_async(
+            fn, (job,), callback=self._results.put, error_callback=self._results.put
+        )
+
+    def next_result(self):
+        """The next finished job's result; Ctrl-C surfaces here, while waiting.
 
         A KeyboardInterrupt delivered while the main thread waits inside the pool's internal
         locks can leave the pool unable to terminate. So while results are awaited, SIGINT only
@@ -76,16 +93,16 @@ class ProcessPoolExecutor:
         if in_main_thread:
             previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
         try:
-            results = self._pool.imap_unordered(fn, jobs)
             while True:
                 if interrupted.is_set():
                     raise KeyboardInterrupt
                 try:
-                    yield results.next(timeout=0.1)
-                except multiprocessing.TimeoutError:
+                    result = self._results.get(timeout=0.1)
+                except queue.Empty:
                     continue
-                except StopIteration:
-                    return
+                if isinstance(result, BaseException):
+                    raise result
+                return result
         finally:
             if in_main_thread:
                 signal.signal(signal.SIGINT, previous)
@@ -122,14 +139,16 @@ class DaskExecutor:
             self._client = Client(self._cluster)
             self.workers = workers
         self._client.run(_single_threaded_blas)
-
-    def map_unordered(self, fn, jobs):
         from dask.distributed import as_completed
 
+        self._completed = as_completed()
+
+    def submit(self, fn, job):
         # pure=False: equal arguments must not be deduplicated into one task.
-        futures = [self._client.submit(fn, job, pure=False) for job in jobs]
-        for future in as_completed(futures):
-            yield future.result()
+        self._completed.add(self._client.submit(fn, job, pure=False))
+
+    def next_result(self):
+        return next(self._completed).result()
 
     def close(self, abort: bool = False) -> None:
         self._client.close()

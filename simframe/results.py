@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,11 @@ import xarray as xr
 
 from simframe.execution import Outcome
 from simframe.scenario import Scenario
+from simframe.trial import Metric
 
 TIMING_ROLE = "timing"
 """Value of the ``simframe_role`` attribute of wall-clock variables (excluded from comparisons)."""
+ERROR_ATTRS = {"long_name": "error of a failed trial (empty when it succeeded)"}
 
 
 def _fill_value(dtype: np.dtype) -> Any:
@@ -55,17 +57,30 @@ def _stack_padded(
     return array
 
 
-def point_dataset(scenario: Scenario, point: int, outcomes: Iterable[Outcome]) -> xr.Dataset:
-    """One sweep point's outcomes as a dataset with dims ``variant``, ``trial`` and metric dims."""
+def _metric_attrs(metric: Metric) -> dict[str, str]:
+    attrs = {"units": metric.units, "long_name": metric.long_name}
+    if metric.timing:
+        attrs["simframe_role"] = TIMING_ROLE
+    return attrs
+
+
+def block_dataset(
+    scenario: Scenario, point: int, trials: Sequence[int], outcomes: Iterable[Outcome]
+) -> xr.Dataset:
+    """A block of trials' outcomes as a dataset with dims ``variant``, ``trial`` and metric dims.
+
+    The ``trial`` coordinate holds the block's trial indices; failed trials are NaN (and their
+    error text is in ``error``).
+    """
     variants = scenario.variants
-    n_trials = scenario.trials
+    position = {trial: i for i, trial in enumerate(trials)}
     by_name: dict[str, dict[tuple[int, int], Any]] = {}
-    meta: dict[str, Any] = {}
-    errors = np.full((len(variants), n_trials), "", dtype=object)
+    meta: dict[str, Metric] = {}
+    errors = np.full((len(variants), len(trials)), "", dtype=object)
     for outcome in outcomes:
-        v = variants.index(outcome.variant)
+        index = (variants.index(outcome.variant), position[outcome.trial])
         if outcome.error:
-            errors[v, outcome.trial] = outcome.error
+            errors[index] = outcome.error
         for name, metric in outcome.metrics.items():
             previous = meta.setdefault(name, metric)
             if (previous.units, previous.dims) != (metric.units, metric.dims):
@@ -73,29 +88,56 @@ def point_dataset(scenario: Scenario, point: int, outcomes: Iterable[Outcome]) -
                     f"metric {name!r} changes units or dims between trials: "
                     f"{previous.units} {previous.dims} vs {metric.units} {metric.dims}"
                 )
-            by_name.setdefault(name, {})[(v, outcome.trial)] = metric.values
-    sizes: dict[str, int] = {}
-    for name, values in by_name.items():
-        for array in values.values():
-            for dim, size in zip(meta[name].dims, array.shape, strict=True):
-                sizes[dim] = max(sizes.get(dim, 0), size)
+            by_name.setdefault(name, {})[index] = metric.values
     data_vars = {}
     for name, values in by_name.items():
         metric = meta[name]
-        shape = tuple(sizes[d] for d in metric.dims)
-        array = _stack_padded(values, (len(variants), n_trials), shape)
-        attrs = {"units": metric.units, "long_name": metric.long_name}
-        if metric.timing:
-            attrs["simframe_role"] = TIMING_ROLE
-        data_vars[name] = (("variant", "trial", *metric.dims), array, attrs)
-    if any(errors.ravel()):
-        data_vars["error"] = (
-            ("variant", "trial"),
-            errors.astype(str),
-            {"long_name": "error of a failed trial (empty when it succeeded)"},
+        shape = tuple(
+            max(array.shape[axis] for array in values.values()) for axis in range(len(metric.dims))
         )
+        array = _stack_padded(values, (len(variants), len(trials)), shape)
+        data_vars[name] = (("variant", "trial", *metric.dims), array, _metric_attrs(metric))
+    if any(errors.ravel()):
+        data_vars["error"] = (("variant", "trial"), errors.astype(str), ERROR_ATTRS)
+    dataset = xr.Dataset(data_vars, coords={"trial": ("trial", np.asarray(trials, dtype=int))})
+    return dataset.assign_attrs(simframe_point=point)
+
+
+def assemble_point(
+    scenario: Scenario, point: int, blocks: Sequence[xr.Dataset], trials_run: int
+) -> xr.Dataset:
+    """One sweep point's dataset from its finished blocks, in trial order.
+
+    The ``trial`` dim always has ``scenario.trials`` entries: trials a precision run did not
+    need (``trial >= trials_run``) are NaN, like failed ones.
+    """
+    variants = scenario.variants
+    pieces: dict[str, dict[tuple[int, int], np.ndarray]] = {}
+    attrs: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {}
+    for block in blocks:
+        for name, variable in block.data_vars.items():
+            attrs.setdefault(name, (variable.dims[2:], dict(variable.attrs)))
+            values = variable.values
+            for i, trial in enumerate(block.trial.values):
+                if trial < trials_run:
+                    for v in range(len(variants)):
+                        pieces.setdefault(name, {})[(v, int(trial))] = np.asarray(values[v, i])
+    if "error" in pieces and not any(str(e) for e in pieces["error"].values()):
+        del pieces["error"]  # the only failures were in trials beyond the point's stop
+    data_vars = {}
+    for name, by_trial in pieces.items():
+        dims, variable_attrs = attrs[name]
+        shape = tuple(
+            max(piece.shape[axis] for piece in by_trial.values()) for axis in range(len(dims))
+        )
+        array = _stack_padded(by_trial, (len(variants), scenario.trials), shape)
+        data_vars[name] = (("variant", "trial", *dims), array, variable_attrs)
     coords = _variant_coords(scenario)
-    coords["trial"] = ("trial", np.arange(n_trials), {"long_name": "Monte Carlo trial index"})
+    coords["trial"] = (
+        "trial",
+        np.arange(scenario.trials),
+        {"long_name": "Monte Carlo trial index"},
+    )
     dataset = xr.Dataset(data_vars, coords=coords)
     return dataset.assign_attrs(simframe_point=point)
 
@@ -129,19 +171,16 @@ def combine_points(scenario: Scenario, parts: Mapping[int, xr.Dataset]) -> xr.Da
     for part in parts.values():
         for name, variable in part.data_vars.items():
             meta.setdefault(name, variable)
-            for dim in variable.dims[2:]:
+            for dim in variable.dims:
                 sizes[dim] = max(sizes.get(dim, 0), part.sizes[dim])
     data_vars = {}
     for name, first in meta.items():
-        extra_shape = tuple(sizes[d] for d in first.dims[2:])
         pieces = {
             scenario.point_index(point): part[name].values
             for point, part in parts.items()
             if name in part
         }
-        array = _stack_padded(
-            pieces, shape, (len(scenario.variants), scenario.trials, *extra_shape)
-        )
+        array = _stack_padded(pieces, shape, tuple(sizes[d] for d in first.dims))
         data_vars[name] = ((*sweep_dims, *first.dims), array, dict(first.attrs))
     first_part = next(iter(parts.values()))
     coords = {name: first_part[name].variable for name in first_part.coords}

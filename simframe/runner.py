@@ -1,8 +1,9 @@
 """The scheduler: expands a scenario into jobs, runs them, persists every finished sweep point
 and assembles the final dataset.
 
-A run writes one netCDF file per finished sweep point into ``OUT.nc.parts/`` (each written
-aside and renamed), so Ctrl-C or ``kill -9`` loses only the points in flight. Running the same
+A run writes one netCDF file per finished block of trials into ``OUT.nc.parts/`` (each written
+aside and renamed) and, once a sweep point has all the trials it needs, one file for the point
+in place of its blocks; so Ctrl-C or ``kill -9`` loses only the blocks in flight. Running the same
 scenario to the same output again continues where it stopped; a changed scenario is refused
 rather than mixed with old results.
 """
@@ -12,23 +13,31 @@ from __future__ import annotations
 import datetime
 import functools
 import json
-import math
 import os
 import shutil
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 from tqdm import tqdm
 
 import simframe
+from simframe.components import suggest
 from simframe.errors import RunError
-from simframe.execution import Job, Outcome, RunSpec, TrialError, run_job
+from simframe.execution import Job, RunSpec, TrialError, run_job
 from simframe.executors import make_executor
 from simframe.plugins import PluginSettings, Registry
-from simframe.results import combine_points, open_result, point_dataset, write_atomically
+from simframe.precision import METHOD, per_trial_values
+from simframe.results import (
+    assemble_point,
+    block_dataset,
+    combine_points,
+    open_result,
+    write_atomically,
+)
 from simframe.scenario import Scenario
+from simframe.scheduling import Plan, PointProgress
 
 MANIFEST = "manifest.json"
 
@@ -53,6 +62,8 @@ class RunReport:
     points_run: int
     already_complete: bool = False
     failed_trials: int = 0
+    points_converged: int = 0
+    """Points that reached the ``[precision]`` target (the others ran ``max_trials``)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -64,10 +75,12 @@ def _part_path(parts: Path, point: int) -> Path:
     return parts / f"point-{point:06d}.nc"
 
 
-def _chunks(trials: int, workers: int) -> list[tuple[int, ...]]:
-    """Split a point's trials so that every worker gets several jobs per point."""
-    size = max(1, math.ceil(trials / (4 * workers)))
-    return [tuple(range(i, min(i + size, trials))) for i in range(0, trials, size)]
+def _block_path(parts: Path, point: int, block: int) -> Path:
+    return parts / f"block-{point:06d}-{block:06d}.nc"
+
+
+def _block_files(parts: Path, point: int) -> list[Path]:
+    return sorted(parts.glob(f"block-{point:06d}-*.nc"))
 
 
 def _check_memory(scenario: Scenario, workers: int) -> None:
@@ -175,6 +188,104 @@ def run_scenario(
     return report
 
 
+def _precision_values(scenario: Scenario, block: xr.Dataset) -> np.ndarray | None:
+    """The ``[precision]`` metric of a finished block per variant and trial (NaN: failed)."""
+    target = scenario.precision
+    if target is None:
+        return None
+    name = target.metric
+    if name not in block:
+        found = sorted(v for v in block.data_vars if v not in ("error", "runtime_s"))
+        if found:
+            raise RunError(
+                f"{scenario.source}: key 'precision.metric': the system returned no metric "
+                f"{name!r}{suggest(name, found)}"
+            )
+        return np.full((len(scenario.variants), block.sizes["trial"]), np.nan)
+    variable = block[name]
+    if variable.dtype.kind not in "biuf" or "simframe_role" in variable.attrs:
+        raise RunError(
+            f"{scenario.source}: key 'precision.metric': {name!r} is not a real-valued "
+            "quantity whose mean can be estimated"
+        )
+    return per_trial_values(variable.values)
+
+
+class _SweepRun:
+    """One run's persistence: finished blocks, then finished points, in ``OUT.nc.parts/``."""
+
+    def __init__(self, scenario: Scenario, parts: Path, report: RunReport, progress: tqdm):
+        self.scenario = scenario
+        self.parts = parts
+        self.report = report
+        self.progress = progress
+
+    def block_finished(self, point: PointProgress, index: int, block: xr.Dataset) -> None:
+        """Keep a finished block on disk and let its point take it."""
+        write_atomically(block, _block_path(self.parts, point.point, index))
+        self._take(point, index, block)
+
+    def resume_blocks(self, point: PointProgress) -> None:
+        """Take the blocks an interrupted run finished, as if they had just come back."""
+        for path in _block_files(self.parts, point.point):
+            index = int(path.stem.rsplit("-", 1)[1])
+            point.submitted.add(index)
+            if not point.decided:
+                self._take(point, index, open_result(path))
+
+    def _take(self, point: PointProgress, index: int, block: xr.Dataset) -> None:
+        before = point.trials_taken
+        decided = point.accept(index, _precision_values(self.scenario, block))
+        self.progress.update(point.trials_taken - before)
+        if decided:
+            self._finish_point(point)
+
+    def _finish_point(self, point: PointProgress) -> None:
+        """Assemble the point from its kept blocks, write it, drop the block files."""
+        assert point.stop is not None
+        trials_run = point.trials_taken
+        blocks = [open_result(_block_path(self.parts, point.point, k)) for k in range(point.stop)]
+        dataset = assemble_point(self.scenario, point.point, blocks, trials_run)
+        if self.scenario.precision is not None:
+            dataset = dataset.assign(_precision_variables(self.scenario, point, dataset))
+        write_atomically(dataset, _part_path(self.parts, point.point))
+        for path in _block_files(self.parts, point.point):
+            path.unlink()
+        self.progress.total -= self.scenario.trials - trials_run
+        self.report.points_run += 1
+        self.report.points_converged += point.converged
+
+
+def _precision_variables(
+    scenario: Scenario, point: PointProgress, dataset: xr.Dataset
+) -> dict[str, xr.Variable]:
+    """``trials_run`` and ``half_width_reached`` of a point a ``[precision]`` target stopped."""
+    target = scenario.precision
+    assert target is not None
+    metric = dataset[target.metric].attrs if target.metric in dataset else {}
+    half = point.half_widths
+    if half is None:  # every trial failed: no interval
+        half = np.full(len(scenario.variants), np.inf)
+    return {
+        "trials_run": xr.Variable(
+            (),
+            point.trials_taken,
+            {"units": "1", "long_name": "Monte Carlo trials run at the sweep point ([precision])"},
+        ),
+        "half_width_reached": xr.Variable(
+            ("variant",),
+            half,
+            {
+                "units": metric.get("units", "1"),
+                "long_name": f"half-width of the {target.level:g} confidence interval of the "
+                f"mean {metric.get('long_name', target.metric)} over trials",
+                "simframe_precision_target": target.describe(),
+                "simframe_precision_method": METHOD,
+            },
+        ),
+    }
+
+
 def _run_points(
     scenario: Scenario,
     settings: PluginSettings,
@@ -193,40 +304,63 @@ def _run_points(
         coordinates={p: scenario.point_coordinates(p) for p in range(scenario.n_points)},
         record_errors=options.record_errors,
     )
-    executor = make_executor(options.executor, options.workers, options.address)
-    chunks = _chunks(scenario.trials, executor.workers)
-    jobs = [Job(point, chunk) for point in remaining for chunk in chunks]
-    pending: dict[int, list[Outcome]] = defaultdict(list)
-    trials_left = {point: scenario.trials for point in remaining}
+    target = scenario.precision
+    blocks = scenario.blocks()
+    wanted = scenario.trials if target is None else target.min_trials
+    points = {p: PointProgress(p, blocks, target, wanted) for p in remaining}
     progress = tqdm(
         total=len(remaining) * scenario.trials,
         unit="trial",
         desc=Path(scenario.source).stem,
         disable=not options.progress,
     )
+    sweep = _SweepRun(scenario, parts, report, progress)
+    executor = None
     completed = False
     try:
-        for job, outcomes in executor.map_unordered(functools.partial(run_job, spec), jobs):
-            pending[job.point].extend(outcomes)
-            trials_left[job.point] -= len(job.trials)
-            progress.update(len(job.trials))
-            if trials_left[job.point] == 0:
-                dataset = point_dataset(scenario, job.point, pending.pop(job.point))
-                write_atomically(dataset, _part_path(parts, job.point))
-                report.points_run += 1
+        for point in points.values():
+            sweep.resume_blocks(point)
+        executor = make_executor(options.executor, options.workers, options.address)
+        plan = Plan(points, executor.workers)
+        run = functools.partial(run_job, spec)
+        while True:
+            while (chosen := plan.next_job()) is not None:
+                point_index, block_index = chosen
+                executor.submit(run, Job(point_index, tuple(blocks[block_index])))
+            if plan.in_flight == 0:
+                break
+            job, outcomes = executor.next_result()
+            plan.returned(job.point)
+            point = points[job.point]
+            index = job.trials[0] // scenario.trial_block
+            if not point.is_discarded(index):
+                block = block_dataset(scenario, job.point, job.trials, outcomes)
+                sweep.block_finished(point, index, block)
+            if target is not None:
+                progress.set_postfix_str(_precision_status(report, plan), refresh=False)
         completed = True
     except TrialError as exc:
-        raise RunError(_stopped(str(exc), report, parts)) from None
+        raise RunError(_stopped(str(exc), report, parts), exc.details) from None
     except KeyboardInterrupt:
         raise RunError(_stopped("interrupted", report, parts)) from None
     finally:
         progress.close()
-        executor.close(abort=not completed)
+        if executor is not None:
+            executor.close(abort=not completed)
+
+
+def _precision_status(report: RunReport, plan: Plan) -> str:
+    at_most = report.points_run - report.points_converged
+    return (
+        f"points: {report.points_converged} converged, {at_most} at max_trials, "
+        f"{plan.undecided} running"
+    )
 
 
 def _stopped(reason: str, report: RunReport, parts: Path) -> str:
     kept = report.points_resumed + report.points_run
     return (
         f"{reason}\n{kept} of {report.points_total} sweep points are finished and kept in "
-        f"{parts}; run the same command again to continue"
+        f"{parts} (with the finished blocks of trials of the others); run the same command "
+        "again to continue"
     )

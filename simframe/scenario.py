@@ -21,12 +21,20 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from simframe.components import ComponentKind, Parameter, SystemModel, suggest
+from simframe.components import (
+    ComponentKind,
+    Parameter,
+    SystemModel,
+    resolve_parameters,
+    suggest,
+)
 from simframe.errors import ParameterError, ScenarioError
 from simframe.plugins import Registry
+from simframe.precision import PrecisionTarget
 
 GENERAL_KEYS = ("title", "description", "trials", "seed", "store")
-STRUCTURE_KEYS = ("system", "sweep", "variants", "plugins")
+STRUCTURE_KEYS = ("system", "sweep", "variants", "plugins", "run", "precision")
+MAX_TRIAL_BLOCK = 100_000
 RESERVED_DIMS = ("variant", "trial")
 MAX_TRIALS_TOTAL = 10_000_000
 MAX_POINTS = 100_000
@@ -104,6 +112,19 @@ class Scenario:
     warnings: list[str] = field(default_factory=list)
     trial_memory_bytes: int = 0
     """The largest :meth:`SystemModel.estimate_memory_bytes` over all points and variants."""
+    trial_block: int = 1
+    """Trials of one sweep point simulated together: ``[run] trial_block`` or the system's."""
+    precision: PrecisionTarget | None = None
+    """The ``[precision]`` target; ``trials`` is then the most trials a point may run."""
+
+    def blocks(self, trials: int | None = None) -> list[range]:
+        """Trials ``[0, trials)`` cut into blocks ``[0, B), [B, 2B), ...`` of the scenario's size.
+
+        The boundaries depend only on the block size, never on the executor or worker count.
+        """
+        trials = self.trials if trials is None else trials
+        size = self.trial_block
+        return [range(start, min(start + size, trials)) for start in range(0, trials, size)]
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -126,6 +147,8 @@ class Scenario:
         """Hash of everything that determines the numbers of a run (not its title or text)."""
         payload = {
             "trials": self.trials,
+            "trial_block": self.trial_block,
+            "precision": None if self.precision is None else vars(self.precision),
             "seed": self.seed,
             "store": sorted(self.store),
             "axes": [[a.dim, list(a.paths), [list(v) for v in a.values]] for a in self.axes],
@@ -136,6 +159,16 @@ class Scenario:
         }
         text = json.dumps(payload, sort_keys=True, default=repr)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _positive(value: float) -> str | None:
+    return None if value > 0 else f"expected a number > 0, got {value!r}"
+
+
+def _open_unit(value: float) -> str | None:
+    return (
+        None if 0 < value < 1 else f"expected a number between 0 and 1 (exclusive), got {value!r}"
+    )
 
 
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -229,6 +262,9 @@ class _Loader:
             "seed": Parameter("seed", int, minimum=0, maximum=2**128 - 1),
         }
         values: dict[str, Any] = {}
+        precision = self.raw.get("precision")
+        if isinstance(precision, dict) and "max_trials" in precision:
+            specs["trials"] = Parameter("trials", int, None, minimum=1, maximum=MAX_TRIALS_TOTAL)
         for key, spec in specs.items():
             if key not in self.raw:
                 if spec.required:
@@ -245,6 +281,86 @@ class _Loader:
             self.problems.add("store", f"expected a list of strings, got {_describe(store)}")
             store = []
         return values["title"], values["description"], values["trials"], values["seed"], store
+
+    def _settings(
+        self, table: str, parameters: tuple[Parameter, ...], owner: str
+    ) -> dict[str, Any] | None:
+        """Validate the top-level table ``table`` against ``parameters``; None on problems."""
+        given = self._table(self.raw.get(table, {}), table)
+        resolved, problems = resolve_parameters(parameters, given, owner)
+        for key, message in problems:
+            self.problems.add(f"{table}.{key}", message)
+        return None if problems else resolved
+
+    def _trial_block(self, system_cls: type[SystemModel]) -> int:
+        default = system_cls.trial_block
+        if not (isinstance(default, int) and 1 <= default <= MAX_TRIAL_BLOCK):
+            self.problems.add(
+                "system.model",
+                f"system model {system_cls.name!r} declares trial_block = {default!r}; "
+                f"expected an integer from 1 to {MAX_TRIAL_BLOCK} (a plugin bug)",
+            )
+            default = 1
+        parameters = (
+            Parameter(
+                "trial_block",
+                int,
+                default,
+                help="trials of one sweep point simulated together",
+                minimum=1,
+                maximum=MAX_TRIAL_BLOCK,
+            ),
+        )
+        resolved = self._settings("run", parameters, "the [run] table")
+        return default if resolved is None else resolved["trial_block"]
+
+    def _precision(self, trials: int | None) -> tuple[PrecisionTarget | None, int | None]:
+        """The ``[precision]`` target and the trials a point may run at most."""
+        if "precision" not in self.raw:
+            return None, trials
+        parameters = (
+            Parameter("metric", str, help="metric whose mean must be precise"),
+            Parameter("half_width", float, None, help="absolute target", check=_positive),
+            Parameter("relative", float, None, help="target relative to |mean|", check=_positive),
+            Parameter("level", float, 0.95, help="confidence level", check=_open_unit),
+            Parameter("min_trials", int, 10, help="trials before any stop", minimum=2),
+            Parameter(
+                "max_trials",
+                int,
+                trials,
+                help="most trials per point",
+                minimum=2,
+                maximum=MAX_TRIALS_TOTAL,
+            ),
+        )
+        resolved = self._settings("precision", parameters, "the [precision] table")
+        if resolved is None:
+            return None, trials
+        given = self.raw["precision"]
+        if ("half_width" in given) == ("relative" in given):
+            self.problems.add(
+                "precision",
+                "expected exactly one of 'half_width' (in the metric's units) or 'relative' "
+                "(a fraction of the mean's magnitude)",
+            )
+            return None, trials
+        maximum = resolved["max_trials"]
+        if maximum is None:  # 'trials' is missing or invalid, already reported
+            return None, trials
+        if trials is not None and "trials" in self.raw and maximum != trials:
+            self.problems.add(
+                "precision.max_trials",
+                f"{maximum} differs from trials = {trials}; with [precision], 'trials' is the "
+                "most trials a point may run: give one of the two",
+            )
+            return None, trials
+        if resolved["min_trials"] > maximum:
+            self.problems.add(
+                "precision.min_trials",
+                f"{resolved['min_trials']} exceeds the most trials a point may run ({maximum})",
+            )
+            return None, trials
+        return PrecisionTarget(**resolved), maximum
 
     def _system_class(self) -> type[SystemModel] | None:
         system = self._table(self.raw.get("system", {}), "system")
@@ -520,8 +636,10 @@ class _Loader:
             if key not in known and key not in slots:
                 self.problems.add(key, "unknown top-level key" + suggest(key, known + slots))
         title, description, trials, seed, store = self._general()
+        precision, trials = self._precision(trials)
         if system_cls is None:
             raise ScenarioError(self.source, self.problems.items)
+        trial_block = self._trial_block(system_cls)
         for name in store:
             if name not in system_cls.optional_outputs:
                 self.problems.add(
@@ -588,6 +706,8 @@ class _Loader:
             system_cls=system_cls,
             warnings=warnings,
             trial_memory_bytes=trial_memory_bytes,
+            trial_block=trial_block,
+            precision=precision,
         )
 
     def _with_units(

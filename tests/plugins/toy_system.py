@@ -85,25 +85,34 @@ class ToyLink(SystemModel):
         ) / np.sqrt(2)
 
     def simulate(self, realisation, trial):
-        phases, iterations = self.components["phases"].choose(
-            self.streams, trial.rng, trial.trial_index
-        )
-        trial.phases_configured({"surface": phases})
-        gains = realisation * phases[0]
-        powers = self.components["power"].allocate(gains, self.budget_w)
+        return self.simulate_block([realisation], [trial])[0]
+
+    def simulate_block(self, realisations, trials):
+        """Phases per trial (from each trial's generator); the link evaluated for all at once."""
+        chosen = [
+            self.components["phases"].choose(self.streams, t.rng, t.trial_index) for t in trials
+        ]
+        for (phases, _), trial in zip(chosen, trials, strict=True):
+            trial.phases_configured({"surface": phases})
+        gains = np.stack(realisations) * np.concatenate([phases for phases, _ in chosen])
+        powers = np.stack([self.components["power"].allocate(g, self.budget_w) for g in gains])
         snr = 10 ** (self.snr_db / 10)
         rates = np.log2(1 + snr * np.abs(gains) ** 2 * powers)
-        metrics = {
-            "rate_bps_hz": Metric(rates.sum(), "bit/s/Hz", "sum rate"),
-            "stream_rate_bps_hz": Metric(rates, "bit/s/Hz", "rate per stream", ("stream",)),
-            "objective_trace": Metric(
-                np.linspace(0, rates.sum(), iterations), "bit/s/Hz", "trace", ("iteration",)
-            ),
-            "iterations": Metric(iterations, "1", "iterations"),
-        }
-        if trial.stores("channel"):
-            metrics["channel"] = Metric(gains, "1", "complex stream gains", ("stream",))
-        return metrics
+        totals = rates.sum(axis=1)
+        results = []
+        for i, ((_, iterations), trial) in enumerate(zip(chosen, trials, strict=True)):
+            metrics = {
+                "rate_bps_hz": Metric(totals[i], "bit/s/Hz", "sum rate"),
+                "stream_rate_bps_hz": Metric(rates[i], "bit/s/Hz", "rate per stream", ("stream",)),
+                "objective_trace": Metric(
+                    np.linspace(0, totals[i], iterations), "bit/s/Hz", "trace", ("iteration",)
+                ),
+                "iterations": Metric(iterations, "1", "iterations"),
+            }
+            if trial.stores("channel"):
+                metrics["channel"] = Metric(gains[i], "1", "complex stream gains", ("stream",))
+            results.append(metrics)
+        return results
 
 
 QUANTISATION = OptionGroup(

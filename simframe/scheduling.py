@@ -1,0 +1,143 @@
+"""Which block of trials runs next, and when a sweep point has run enough of them.
+
+A point's trials are cut into fixed blocks ``[0, B), [B, 2B), ...`` (see
+:meth:`simframe.scenario.Scenario.blocks`). Blocks may finish in any order on any worker, but a
+point takes them in trial order: its decision to stop (all trials run, or the ``[precision]``
+target met) depends only on the finished blocks ``0..k``, so it is the same whatever the
+executor, the worker count or interruptions. Blocks of a point that finish beyond its stop were
+speculative and are discarded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simframe.precision import PrecisionTarget
+
+
+@dataclass
+class PointProgress:
+    """The blocks of one sweep point: submitted, finished, taken in order, and the decision."""
+
+    point: int
+    blocks: list[range]
+    """Every block the point may run (up to the scenario's ``trials``)."""
+    target: PrecisionTarget | None
+    wanted_trials: int
+    """Trials worth running now: all of them without a target, else a projection."""
+    submitted: set[int] = field(default_factory=set)
+    running: int = 0
+    finished: dict[int, np.ndarray | None] = field(default_factory=dict)
+    taken: int = 0
+    """Blocks ``0..taken-1`` are finished and taken, in order."""
+    values: list[np.ndarray] = field(default_factory=list)
+    """Per taken block: the target metric per variant and trial (variant x trials)."""
+    stop: int | None = None
+    """Blocks the point keeps, once decided."""
+    means: np.ndarray | None = None
+    half_widths: np.ndarray | None = None
+    converged: bool = False
+
+    @property
+    def decided(self) -> bool:
+        return self.stop is not None
+
+    @property
+    def trials_taken(self) -> int:
+        return self.blocks[self.taken - 1].stop if self.taken else 0
+
+    def next_block(self, speculative: bool) -> int | None:
+        """The first block not yet submitted, if the point (probably) needs it."""
+        if self.decided:
+            return None
+        index = self.taken
+        while index in self.submitted:
+            index += 1
+        if index >= len(self.blocks):
+            return None
+        if speculative or self.blocks[index].start < self.wanted_trials:
+            return index
+        return None
+
+    def is_discarded(self, index: int) -> bool:
+        """Whether block ``index`` lies beyond the point's stop (a speculative block not needed)."""
+        return self.stop is not None and index >= self.stop
+
+    def accept(self, index: int, per_trial: np.ndarray | None) -> bool:
+        """Record finished block ``index``; return whether this decided the point."""
+        if self.decided:
+            return False
+        self.finished[index] = per_trial
+        while self.taken in self.finished and not self.decided:
+            self._take(self.finished.pop(self.taken))
+        return self.decided
+
+    def _take(self, per_trial: np.ndarray | None) -> None:
+        self.taken += 1
+        last = self.taken == len(self.blocks)
+        if self.target is None or per_trial is None:  # a fixed number of trials
+            if last:
+                self.stop = self.taken
+            return
+        self.values.append(per_trial)
+        trials = self.trials_taken
+        if trials < self.target.min_trials and not last:
+            return
+        self.means, self.half_widths = self.target.half_widths(np.concatenate(self.values, axis=1))
+        self.converged = self.target.met(self.means, self.half_widths)
+        if self.converged or last:
+            self.stop = self.taken
+            return
+        projected = self.target.projected_trials(trials, self.means, self.half_widths)
+        self.wanted_trials = max(self.wanted_trials, projected, trials + 1)
+
+
+class Plan:
+    """Chooses the next job: blocks points need, lowest point first; else speculative ones.
+
+    Up to ``2 x workers`` needed blocks are in flight, so a worker finds work queued when it
+    finishes one. A block a point only *may* need (its precision not reached yet, the
+    projection says it will be) is submitted only while fewer than ``workers`` jobs are in
+    flight, i.e. when a worker would otherwise sit idle; if the point stops before it, the block
+    is discarded.
+    """
+
+    def __init__(self, points: dict[int, PointProgress], workers: int):
+        self.points = points
+        self.workers = workers
+        self.in_flight = 0
+
+    def next_job(self) -> tuple[int, int] | None:
+        """``(point, block index)`` to submit now, or None."""
+        if self.in_flight < 2 * self.workers:
+            for progress in self.points.values():
+                index = progress.next_block(speculative=False)
+                if index is not None:
+                    return self._submit(progress, index)
+        if self.in_flight < self.workers:
+            candidates = [
+                (progress.running, progress.point, index)
+                for progress in self.points.values()
+                if (index := progress.next_block(speculative=True)) is not None
+            ]
+            if candidates:
+                _, point, index = min(candidates)
+                return self._submit(self.points[point], index)
+        return None
+
+    def _submit(self, progress: PointProgress, index: int) -> tuple[int, int]:
+        progress.submitted.add(index)
+        progress.running += 1
+        self.in_flight += 1
+        return progress.point, index
+
+    def returned(self, point: int) -> None:
+        """A job of ``point`` came back."""
+        self.points[point].running -= 1
+        self.in_flight -= 1
+
+    @property
+    def undecided(self) -> int:
+        return sum(not p.decided for p in self.points.values())
