@@ -42,6 +42,13 @@ def trace_name(objective_key: str) -> str:
     return "objective_trace" if objective_key == "rate" else f"{objective_key}_trace"
 
 
+def trace_dim(objective_key: str) -> str:
+    """Dim of an optimiser's trace: ``iteration`` for the rate, ``<key>_iteration`` otherwise
+    (iterations of different objectives, e.g. IMin sweeps and RMax outer iterations, are
+    different axes with different lengths)."""
+    return "iteration" if objective_key == "rate" else f"{objective_key}_iteration"
+
+
 class SimHmimoLink(SystemModel):
     """Point-to-point HMIMO link with a stacked intelligent metasurface at TX and RX (paper 000).
 
@@ -249,7 +256,7 @@ class SimHmimoLink(SystemModel):
                 np.asarray(result.objective_trace, dtype=float),
                 result.objective_units,
                 f"phase optimiser objective: {result.objective_name}",
-                ("iteration",),
+                (trace_dim(result.objective_key),),
             ),
             "max_hop_spectral_norm": Metric(
                 float(self.hop_spectral_norms.max()),

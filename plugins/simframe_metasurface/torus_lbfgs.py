@@ -39,16 +39,20 @@ CAUTIOUS_UPDATE_FACTOR = 1e-4
 class CurvatureMemory:
     """The newest ``capacity`` pairs ``(s, y)`` of every problem, in per-problem ring buffers.
 
-    ``pushed[b]`` counts the pairs problem ``b`` ever stored since it was last cleared, so its
-    newest pair sits at slot ``(pushed[b] - 1) % capacity``. ``scale[b]`` is the initial inverse
-    Hessian ``<s, y> / <y, y>`` of its newest pair. Pass it from one call of
-    :func:`minimise_lbfgs_block` to the next to keep the curvature information when the cost
-    changes a little between calls (e.g. new powers between phase blocks).
+    ``pushed[b]`` counts the pairs problem ``b`` stored since it was last cleared, so its newest
+    pair sits at slot ``(pushed[b] - 1) % capacity``; empty slots hold zeros. ``step_changes``
+    ``[b, i, j] = <s_i, y_j>`` and ``change_changes`` ``[b, i, j] = <y_i, y_j>`` (slot order) are
+    kept up to date on every push, so that the inverse Hessian acts through the compact form
+    (:meth:`inverse_hessian_times`). ``scale[b]`` is ``<s, y> / <y, y>`` of the newest pair.
+    Pass it from one call of :func:`minimise_lbfgs_block` to the next to keep the curvature
+    information when the cost changes a little between calls (e.g. new powers between phase
+    blocks).
     """
 
     steps: np.ndarray
     gradient_changes: np.ndarray
-    rhos: np.ndarray
+    step_changes: np.ndarray
+    change_changes: np.ndarray
     scale: np.ndarray
     pushed: np.ndarray
 
@@ -59,50 +63,85 @@ class CurvatureMemory:
         return cls(
             np.zeros((problems, capacity, size)),
             np.zeros((problems, capacity, size)),
-            np.zeros((problems, capacity)),
+            np.zeros((problems, capacity, capacity)),
+            np.zeros((problems, capacity, capacity)),
             np.ones(problems),
             np.zeros(problems, dtype=int),
         )
 
     @property
     def capacity(self) -> int:
-        return self.rhos.shape[1]
+        return self.steps.shape[1]
 
     def clear(self, rows: np.ndarray) -> None:
-        self.rhos[rows] = 0.0
+        for array in (self.steps, self.gradient_changes, self.step_changes, self.change_changes):
+            array[rows] = 0.0
         self.pushed[rows] = 0
 
     def push(self, rows: np.ndarray, steps: np.ndarray, changes: np.ndarray, dots: np.ndarray):
         slots = self.pushed[rows] % self.capacity
         self.steps[rows, slots] = steps
         self.gradient_changes[rows, slots] = changes
-        self.rhos[rows, slots] = 1.0 / dots
-        self.scale[rows] = dots / np.einsum("bp,bp->b", changes, changes)
+        stored_steps, stored_changes = (
+            self._of(rows, self.steps),
+            self._of(rows, self.gradient_changes),
+        )
+        with_steps = _times(stored_steps, changes)
+        with_changes, among_changes = np.moveaxis(
+            stored_changes @ np.stack([steps, changes], axis=2), 2, 0
+        )
+        self.step_changes[rows, slots, :] = with_changes
+        self.step_changes[rows, :, slots] = with_steps
+        self.change_changes[rows, slots, :] = among_changes
+        self.change_changes[rows, :, slots] = among_changes
+        self.scale[rows] = dots / among_changes[np.arange(len(rows)), slots]
         self.pushed[rows] += 1
 
     def inverse_hessian_times(self, rows: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-        """Two-loop recursion (Nocedal & Wright Alg. 7.4) for every problem of ``rows`` at once.
+        """``H g`` by the compact representation of Byrd, Nocedal & Schnabel (1994), eq. (2.6),
+        the same matrix as the two-loop recursion, for every problem of ``rows`` at once.
 
-        Empty slots have ``rho = 0`` and contribute nothing, so problems with different numbers
-        of pairs share the loop.
+        With the pairs in chronological order, ``a = S^T g``, ``b = Y^T g``, ``R`` the upper
+        triangle of ``S^T Y``, ``D`` its diagonal and ``gamma`` the scale:
+        ``p = R^{-1} a``, ``H g = gamma g + S R^{-T} ((D + gamma Y^T Y) p - gamma b) - gamma Y p``.
+        The large arrays enter only through four batched matrix products; empty slots get
+        ``R_ii = D_ii = 1`` and, being zero, contribute nothing.
         """
-        depth = int(min(self.capacity, self.pushed[rows].max(initial=0)))
-        newest = self.pushed[rows] - 1
-        q = gradients.copy()
-        alphas, slots = [], []
-        for age in range(depth):
-            slot = (newest - age) % self.capacity
-            rho = np.where(age < self.pushed[rows], self.rhos[rows, slot], 0.0)
-            alpha = rho * np.einsum("bp,bp->b", self.steps[rows, slot], q)
-            q -= alpha[:, None] * self.gradient_changes[rows, slot]
-            alphas.append((alpha, rho))
-            slots.append(slot)
-        r = self.scale[rows, None] * q
-        for age in range(depth - 1, -1, -1):
-            alpha, rho = alphas[age]
-            beta = rho * np.einsum("bp,bp->b", self.gradient_changes[rows, slots[age]], r)
-            r += (alpha - beta)[:, None] * self.steps[rows, slots[age]]
-        return r
+        capacity = self.capacity
+        order = (self.pushed[rows, None] + np.arange(capacity)) % capacity  # oldest first
+        filled = np.arange(capacity) >= capacity - np.minimum(self.pushed[rows, None], capacity)
+        pick = np.arange(len(rows))[:, None, None], order[:, :, None], order[:, None, :]
+        step_changes = self._of(rows, self.step_changes)[pick]
+        change_changes = self._of(rows, self.change_changes)[pick]
+        diagonal = np.where(filled, np.diagonal(step_changes, axis1=1, axis2=2), 1.0)
+        upper = np.triu(step_changes, 1) + diagonal[:, :, None] * np.eye(capacity)
+        gamma = self.scale[rows]
+        steps, changes = self._of(rows, self.steps), self._of(rows, self.gradient_changes)
+        a = _times(steps, gradients)[np.arange(len(rows))[:, None], order]
+        b = _times(changes, gradients)[np.arange(len(rows))[:, None], order]
+        p = np.linalg.solve(upper, a[:, :, None])
+        middle = diagonal[:, :, None] * p + gamma[:, None, None] * (change_changes @ p)
+        top = np.linalg.solve(upper.swapaxes(1, 2), middle - gamma[:, None, None] * b[:, :, None])
+        weights_steps = np.empty_like(a)
+        weights_changes = np.empty_like(a)
+        np.put_along_axis(weights_steps, order, top[:, :, 0], axis=1)
+        np.put_along_axis(weights_changes, order, -gamma[:, None] * p[:, :, 0], axis=1)
+        return (
+            gamma[:, None] * gradients
+            + (weights_steps[:, None, :] @ steps)[:, 0]
+            + (weights_changes[:, None, :] @ changes)[:, 0]
+        )
+
+    def _of(self, rows: np.ndarray, array: np.ndarray) -> np.ndarray:
+        """``array[rows]``, without a copy when ``rows`` is every problem in order."""
+        if len(rows) == len(array) and np.array_equal(rows, np.arange(len(array))):
+            return array
+        return array[rows]
+
+
+def _times(stacked: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """``stacked[b] @ vectors[b]`` for every problem, ``(b, m, P) x (b, P) -> (b, m)`` (BLAS)."""
+    return (stacked @ vectors[:, :, None])[:, :, 0]
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ def test_metrics_units_and_optional_outputs():
     metrics = system.simulate(system.draw(np.random.default_rng(0)), trial)
     assert metrics["rate_bps_hz"].units == "bit/s/Hz"
     assert metrics["sinr"].dims == ("stream",) and metrics["interference_w"].units == "W"
-    assert metrics["off_diagonal_power_trace"].dims == ("iteration",)
+    assert metrics["off_diagonal_power_trace"].dims == ("off_diagonal_power_iteration",)
     assert metrics["runtime_s"].timing
     assert metrics["channel"].values.shape == (9, 16) and np.iscomplexobj(metrics["channel"].values)
     assert metrics["tx_phases"].values.shape == (7, 16)
