@@ -10,7 +10,7 @@
 
 All on one BLAS thread; batched runs optimise all channels in one block.
 Run: python benchmarks/bench_hmimo_convergence.py [--trials 4] [--block 20] [--layers 7 10]
-[--skip-reference]
+[--methods rmax hybrid] [--skip-reference] [--timing-only]
 """
 
 from __future__ import annotations
@@ -149,7 +149,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=4, help="channels for convergence")
     parser.add_argument("--block", type=int, default=20, help="trials per evaluation timing")
     parser.add_argument("--layers", type=int, nargs="+", default=[7, 10])
-    parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--skip-reference", action="store_true", help="no 10x-budget runs")
+    parser.add_argument("--timing-only", action="store_true", help="only seconds per evaluation")
+    parser.add_argument(
+        "--methods", nargs="+", default=["rmax", "hybrid"], choices=["rmax", "hybrid"]
+    )
     args = parser.parse_args()
     for layers in args.layers:
         print(f"L = K = {layers}, N = M = 100, S = 4")
@@ -158,10 +162,13 @@ def main() -> None:
         print(f"  one rate-and-gradient evaluation, block of {args.block} trials:")
         for name, seconds in timings.items():
             print(f"  {name:24s} {seconds * 1e3:6.3f} ms per trial ({baseline / seconds:4.2f}x)")
+        if args.timing_only:
+            continue
         block = paper_block(layers, args.trials)
         print(f"  convergence on {args.trials} channels (one block):")
-        for method in (RateMaximisation(), HybridOptimisation()):
-            convergence(method, block, not args.skip_reference)
+        for method in args.methods:
+            optimiser = RateMaximisation() if method == "rmax" else HybridOptimisation()
+            convergence(optimiser, block, not args.skip_reference)
 
 
 if __name__ == "__main__":
