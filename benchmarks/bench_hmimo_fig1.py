@@ -4,7 +4,8 @@ Runs the CLI with ``--trials T`` (default 2), extrapolates the wall time to the 
 trials (linearly; start-up is measured with one trial and subtracted). The link optimises blocks
 of up to 20 trials together, which is cheaper per trial than blocks of T < 20, so the estimate
 is pessimistic for small T. Prints where the time goes: optimiser seconds per variant and per
-number of layers, from the ``runtime_s`` metric. The target for the full figure is <= 10 minutes on 2 cores.
+number of layers, from the ``runtime_s`` metric. The target for the full figure is <= 10 minutes
+on 2 cores.
 Run: python benchmarks/bench_hmimo_fig1.py [TRIALS]
 """
 

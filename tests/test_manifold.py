@@ -237,13 +237,18 @@ def cosine_cost(targets: np.ndarray, weights: np.ndarray):
     return cost_and_gradient
 
 
-@settings(max_examples=20, deadline=None)
-@given(problems=st.integers(1, 5), size=st.integers(1, 20), seed=seeds)
-def test_block_lbfgs_finds_the_optimum_and_never_rises(problems, size, seed):
+def cosine_problems(problems: int, size: int, seed: int):
+    """Random targets, weights and a start within 2 rad of the targets per coordinate."""
     rng = np.random.default_rng(seed)
     targets = rng.uniform(-np.pi, np.pi, (problems, size))
     weights = rng.uniform(0.1, 10.0, (problems, size))
-    start = targets + rng.uniform(-2.0, 2.0, (problems, size))
+    return targets, weights, targets + rng.uniform(-2.0, 2.0, (problems, size))
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems=st.integers(1, 5), size=st.integers(1, 20), seed=seeds)
+def test_block_lbfgs_finds_the_optimum_and_never_rises(problems, size, seed):
+    targets, weights, start = cosine_problems(problems, size, seed)
     result = minimise_lbfgs_block(
         cosine_cost(targets, weights), start, max_iterations=300, gradient_tolerance=1e-9
     )
@@ -256,10 +261,7 @@ def test_block_lbfgs_finds_the_optimum_and_never_rises(problems, size, seed):
 @given(problems=st.integers(2, 5), size=st.integers(1, 12), seed=seeds)
 def test_block_lbfgs_problems_do_not_depend_on_each_other(problems, size, seed):
     """Each problem of a block follows the iterates it follows alone; inactive ones stay put."""
-    rng = np.random.default_rng(seed)
-    targets = rng.uniform(-np.pi, np.pi, (problems, size))
-    weights = rng.uniform(0.1, 10.0, (problems, size))
-    start = targets + rng.uniform(-2.0, 2.0, (problems, size))
+    targets, weights, start = cosine_problems(problems, size, seed)
     active = np.arange(problems) % 2 == 0
     block = minimise_lbfgs_block(
         cosine_cost(targets, weights), start, max_iterations=15, memory=4, active=active

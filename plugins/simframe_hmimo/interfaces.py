@@ -92,22 +92,11 @@ class HmimoGeometry:
         return self.rx_layers_m[-1]
 
 
-@dataclass(frozen=True)
-class HmimoLink:
-    """One trial's link as an optimiser sees it: fixed hops, a drawn channel, noise and budget.
-
-    ``tx_hops[0]`` is ``Omega^1`` (N x S, antennas -> TX layer 1), ``tx_hops[l]`` is
-    ``Omega^{l+1}`` (N x N, TX layer l -> l + 1). ``rx_hops[0]`` is ``Omega^1_R`` (S x M, RX layer
-    1 -> antennas), ``rx_hops[k]`` is ``Omega^{k+1}_R`` (M x M, RX layer k + 1 -> k).
-    ``channel`` is ``H~`` (M x N, TX layer L -> RX layer K). The methods cost O(L N^2 S + K M^2 S)
-    each: they propagate the S antenna columns, never form a product of N x N matrices.
-    """
+class SimShapes:
+    """Sizes read off the hops ``tx_hops`` and ``rx_hops`` of a link (or a block of links)."""
 
     tx_hops: tuple[np.ndarray, ...]
     rx_hops: tuple[np.ndarray, ...]
-    channel: np.ndarray
-    noise_w: float
-    budget_w: float
 
     @property
     def antennas(self) -> int:
@@ -122,6 +111,24 @@ class HmimoLink:
     def rx_shape(self) -> tuple[int, int]:
         """Shape ``(K, M)`` of the RX phases."""
         return len(self.rx_hops), self.rx_hops[0].shape[1]
+
+
+@dataclass(frozen=True)
+class HmimoLink(SimShapes):
+    """One trial's link as an optimiser sees it: fixed hops, a drawn channel, noise and budget.
+
+    ``tx_hops[0]`` is ``Omega^1`` (N x S, antennas -> TX layer 1), ``tx_hops[l]`` is
+    ``Omega^{l+1}`` (N x N, TX layer l -> l + 1). ``rx_hops[0]`` is ``Omega^1_R`` (S x M, RX layer
+    1 -> antennas), ``rx_hops[k]`` is ``Omega^{k+1}_R`` (M x M, RX layer k + 1 -> k).
+    ``channel`` is ``H~`` (M x N, TX layer L -> RX layer K). The methods cost O(L N^2 S + K M^2 S)
+    each: they propagate the S antenna columns, never form a product of N x N matrices.
+    """
+
+    tx_hops: tuple[np.ndarray, ...]
+    rx_hops: tuple[np.ndarray, ...]
+    channel: np.ndarray
+    noise_w: float
+    budget_w: float
 
     def random_phases(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Independent phases uniform on [0, 2 pi) for every TX and RX meta-atom."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from simframe_hmimo.backend import Backend
-from simframe_hmimo.interfaces import HmimoLink
+from simframe_hmimo.interfaces import HmimoLink, SimShapes
 from simframe_hmimo.link import rate_channel_gradient, rate_power_gradient, rates_bps_hz
 
 
@@ -40,7 +40,7 @@ class RateGradients:
 
 
 @dataclass(frozen=True)
-class LinkBlock:
+class LinkBlock(SimShapes):
     """Trials of one sweep point as a phase optimiser sees them (see :class:`HmimoLink`).
 
     ``channels`` is ``(B, M, N)``, one ``H~`` per trial (what the optimiser may design on);
@@ -84,18 +84,6 @@ class LinkBlock:
         return HmimoLink(
             self.tx_hops, self.rx_hops, self.channels[trial], self.noise_w, self.budget_w
         )
-
-    @property
-    def antennas(self) -> int:
-        return self.tx_hops[0].shape[1]
-
-    @property
-    def tx_shape(self) -> tuple[int, int]:
-        return len(self.tx_hops), self.tx_hops[0].shape[0]
-
-    @property
-    def rx_shape(self) -> tuple[int, int]:
-        return len(self.rx_hops), self.rx_hops[0].shape[1]
 
     @cached_property
     def _operators(self) -> dict[str, Any]:
