@@ -149,3 +149,29 @@ def test_phase_hooks_see_and_can_change_the_phases():
     )
     metrics = system.simulate(system.draw(np.random.default_rng(0)), trial)
     assert set(np.unique(metrics["tx_phases"].values)) <= {1 + 0j, -1 + 0j}
+
+
+def test_torch_backend_gives_the_numpy_rates():
+    """``backend = "torch"`` (where installed) optimises to the same rates within 1e-6."""
+    pytest.importorskip("torch")
+    from simframe_hmimo.rmax import RateMaximisation
+
+    rates = {}
+    for backend in ("numpy", "torch"):
+        system = make_system(
+            phases=RateMaximisation(max_outer_iterations=2, inner_iterations=3),
+            tx_atoms=9,
+            rx_atoms=9,
+            tx_layers=2,
+            rx_layers=2,
+            backend=backend,
+        )
+        channel = system.draw(np.random.default_rng(0))
+        trial = TrialContext(0, 0, "v", {}, np.random.default_rng(1))
+        rates[backend] = float(system.simulate(channel, trial)["rate_bps_hz"].values)
+    assert rates["torch"] == pytest.approx(rates["numpy"], rel=1e-6)
+
+
+def test_unknown_backend_is_refused_at_load():
+    with pytest.raises(ParameterError):
+        make_system(backend="jax")
