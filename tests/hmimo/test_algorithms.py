@@ -133,7 +133,7 @@ def test_block_optimisation_equals_per_trial(optimiser_class, schedule, sizes, s
     round-off of the batched products (other BLAS kernels than per trial), which the
     quasi-Newton iterations amplify: after these 6 iterations differences up to 1e-5 in the
     phases (5e-6 bit/s/Hz in the rate) were seen on ill-conditioned tiny links, hence the
-    tolerances. The block is exactly reproducible (checked by the runner tests)."""
+    tolerances. A fixed block is deterministic: same inputs, same bits."""
     rng = np.random.default_rng(seed)
     base = random_link(rng, *sizes)
     links = [replace(base, channel=random_link(rng, *sizes).channel) for _ in range(3)]
