@@ -1,13 +1,14 @@
 """Projected-gradient (PG) benchmark of An et al. (JSAC 2023, arXiv 2305.08079), as released.
 
 An et al. fit the end-to-end channel ``alpha H(theta)`` of the SIM pair to the diagonal matrix
-``D = diag(sigma_1, ..., sigma_S)`` of the ``S`` largest singular values of ``H~`` (their
-problem (19)): the normalised fitting error (NMSE, their eq. (20))
+``D = diag(sigma_1, ..., sigma_S)`` of the ``S`` largest singular values of ``H~``, minimising
+the normalised fitting error (NMSE)
 
     Delta = ||alpha H - D||_F^2 / ||D||_F^2,   alpha = <H, D> / <H, H>   (least squares),
 
 with ``alpha`` recomputed at every iterate. Their released MATLAB code (github
-JianchengAn/SIM-1-MIMO, ``test_SIM.m``; spec sim-hmimo.md, corrected PG paragraph) runs:
+JianchengAn/SIM-1-MIMO, ``test_SIM.m``, whose comments give the equation numbers below; spec
+sim-hmimo.md, corrected PG paragraph) runs:
 
 1. ``10 max(L, K)`` random phase configurations; keep the one with the lowest NMSE;
 2. PG once from it: the derivative of ``||alpha H - D||^2`` w.r.t. every angle (their eqs.
@@ -38,6 +39,9 @@ from simframe_hmimo.interfaces import (
 from simframe_hmimo.link import backpropagate, propagate
 from simframe_hmimo.power import water_filling
 
+DRAW_BATCH = 256
+"""Random configurations whose NMSE is evaluated at once (bounds the memory, not the result)."""
+
 
 def target_gains(link: HmimoLink) -> np.ndarray:
     """``sigma_1 >= ... >= sigma_S``: the ``S`` largest singular values of ``H~``, the diagonal
@@ -55,7 +59,7 @@ def channel_fit(
     ``channels`` has shape ``(..., S, S)`` (one ``H`` per leading index); returns ``alpha``
     ``(...)``, the NMSE ``||alpha H - D||^2 / ||D||^2`` ``(...)`` and the residual
     ``alpha H - D`` ``(..., S, S)``. ``alpha = <H, D> / <H, H>`` minimises the NMSE for the
-    given ``H`` (An et al., eq. (20)).
+    given ``H`` (An et al.'s compensation factor).
     """
     diagonal = np.diagonal(channels, axis1=-2, axis2=-1)
     power = np.sum(np.abs(channels) ** 2, axis=(-2, -1))
@@ -196,13 +200,25 @@ class ProjectedGradientFit(HmimoPhaseOptimiser):
     def best_random_start(
         self, link: HmimoLink, target: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The lowest-NMSE one of :meth:`draws` uniform random configurations."""
-        draws = self.draws(link)
-        tx = np.exp(2j * np.pi * rng.random((draws, *link.tx_shape)))
-        rx = np.exp(2j * np.pi * rng.random((draws, *link.rx_shape)))
-        _, nmse, _ = channel_fit(batch_channels(link, tx, rx), target)
-        best = int(np.argmin(nmse))
-        return tx[best], rx[best]
+        """The lowest-NMSE one of :meth:`draws` uniform random configurations.
+
+        Configuration ``b`` takes the ``b``-th run of ``L N + K M`` uniforms from ``rng`` (TX
+        angles, then RX), so a larger budget draws the same configurations and more: more draws
+        never give a worse start. They are evaluated in batches of ``DRAW_BATCH``.
+        """
+        (layers_tx, atoms_tx), (layers_rx, atoms_rx) = link.tx_shape, link.rx_shape
+        split = layers_tx * atoms_tx
+        best = (np.inf, None)
+        for first in range(0, self.draws(link), DRAW_BATCH):
+            count = min(DRAW_BATCH, self.draws(link) - first)
+            phases = np.exp(2j * np.pi * rng.random((count, split + layers_rx * atoms_rx)))
+            tx = phases[:, :split].reshape(count, layers_tx, atoms_tx)
+            rx = phases[:, split:].reshape(count, layers_rx, atoms_rx)
+            _, nmse, _ = channel_fit(batch_channels(link, tx, rx), target)
+            index = int(np.argmin(nmse))
+            if nmse[index] < best[0]:
+                best = (nmse[index], (tx[index], rx[index]))
+        return best[1]
 
     def descend(
         self, link: HmimoLink, target: np.ndarray, tx_phases: np.ndarray, rx_phases: np.ndarray
