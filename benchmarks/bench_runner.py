@@ -1,10 +1,11 @@
-"""Scheduler overheads: persistence per sweep point, and dask vs the local process pool.
+"""Scheduler overheads: persistence of blocks and points, and dask vs the local process pool.
 
     python benchmarks/bench_runner.py [SCENARIO] [--trials N] [--workers N]
 
-Prints (1) the time spent persisting finished points (one netCDF file each, written aside and
-renamed) as a share of a serial run, and (2) the wall time of the same scenario on the local
-process pool and on a dask LocalCluster with the same number of workers, with their ratio.
+Prints (1) the time spent persisting finished blocks of trials and finished points (one netCDF
+file each, written aside and renamed) as a share of a serial run, and (2) the wall time of the
+same scenario on the local process pool and on a dask LocalCluster with the same number of
+workers, with their ratio.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def persistence_share(scenario_path: str, trials: int) -> tuple[float, float, in
         total = timed_run(scenario_path, trials, "local", 1)
     finally:
         runner.write_atomically = write_atomically
-    # the last write is the combined dataset, not a point
+    # the last write is the combined dataset, not a block or a point
     return total, sum(spent[:-1]), len(spent) - 1
 
 
@@ -60,10 +61,10 @@ def main() -> None:
     args = parser.parse_args()
     trials = args.trials or load_scenario(args.scenario, get_registry(), ()).trials
 
-    total, writing, points = persistence_share(args.scenario, trials)
-    print(f"{args.scenario}, {trials} trials, serial: {total:.2f} s for {points} points")
+    total, writing, files = persistence_share(args.scenario, trials)
+    print(f"{args.scenario}, {trials} trials, serial: {total:.2f} s")
     print(
-        f"persistence: {1e3 * writing / points:.1f} ms per point, "
+        f"persistence: {files} block and point files, {1e3 * writing / files:.1f} ms each, "
         f"{100 * writing / total:.1f} % of the run"
     )
     pool = timed_run(args.scenario, trials, "local", args.workers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -41,7 +42,14 @@ def _set_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def _fail(error: SimframeError) -> NoReturn:
+TRACEBACK_ENV = "SIMFRAME_TRACEBACK"
+"""Set to 1 to print the full traceback behind a failed run, like ``--traceback``."""
+
+
+def _fail(error: SimframeError, traceback: bool = False) -> NoReturn:
+    details = getattr(error, "details", "")
+    if details and (traceback or os.environ.get(TRACEBACK_ENV, "") not in ("", "0")):
+        click.echo(f"traceback of the original exception:\n{details.rstrip()}", err=True)
     click.echo(f"error: {error}", err=True)
     sys.exit(2 if isinstance(error, ScenarioError) else 1)
 
@@ -110,6 +118,13 @@ def main() -> None:
     help="Discard finished points and an existing result instead of continuing.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--traceback",
+    "show_traceback",
+    is_flag=True,
+    help=f"When a trial fails, print the full traceback of its exception "
+    f"(also: {TRACEBACK_ENV}=1).",
+)
 @_set_option
 @_plugin_option
 def run(
@@ -122,6 +137,7 @@ def run(
     keep_going: bool,
     fresh: bool,
     quiet: bool,
+    show_traceback: bool,
     overrides: tuple[str, ...],
     plugins: tuple[str, ...],
 ) -> None:
@@ -147,7 +163,7 @@ def run(
     try:
         report = run_scenario(loaded, registry, settings, options)
     except SimframeError as error:
-        _fail(error)
+        _fail(error, show_traceback)
     if report.already_complete:
         click.echo(
             f"{out} is already complete for this scenario; nothing to do (--fresh reruns it)"
@@ -159,6 +175,8 @@ def run(
             "were already finished"
         )
     click.echo(f"wrote {out}")
+    for note in report.notes:
+        click.echo(note)
     if report.failed_trials:
         click.echo(
             f"error: {report.failed_trials} trials failed; see the dataset's 'error' variable",
@@ -175,12 +193,20 @@ def validate(scenario: str, overrides: tuple[str, ...], plugins: tuple[str, ...]
     """Check SCENARIO without running it and summarise what a run would do."""
     loaded, _, _ = _load(scenario, plugins, overrides)
     sweep = " x ".join(f"{a.dim}[{len(a)}]" for a in loaded.axes) or "no sweep"
+    at_most = "" if loaded.precision is None else "at most "
+    simulations = loaded.n_points * len(loaded.variants) * loaded.trials
     click.echo(
         f"{scenario}: valid. {loaded.system_cls.name}; {sweep}; "
-        f"{len(loaded.variants)} variants ({', '.join(loaded.variants)}); {loaded.trials} trials "
-        f"= {loaded.n_points * len(loaded.variants) * loaded.trials} simulations; "
+        f"{len(loaded.variants)} variants ({', '.join(loaded.variants)}); {at_most}"
+        f"{loaded.trials} trials = {at_most}{simulations} simulations in blocks of "
+        f"{loaded.trial_block} trials; "
         f"about {loaded.trial_memory_bytes / 2**20:,.0f} MiB per trial and worker"
     )
+    if loaded.precision is not None:
+        click.echo(
+            f"each sweep point stops when {loaded.precision.describe()} for every variant "
+            f"(after at least {loaded.precision.min_trials} trials)"
+        )
 
 
 def _parameter_rows(parameters: tuple[Parameter, ...]) -> list[str]:

@@ -12,6 +12,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any
 
 import numpy as np
@@ -93,24 +94,62 @@ def _system(spec: RunSpec, registry: Registry, point: int, variant: str) -> Syst
     return system
 
 
-def _culprit(registry: Registry, exc: BaseException) -> str:
-    """The innermost component (and its plugin) on the traceback of ``exc``.
+PHYSICAL_LAYER_HOOKS = (
+    "simframe_channel_drawn",
+    "simframe_channel_estimate",
+    "simframe_phases_configured",
+    "simframe_trial_metrics",
+)
 
-    A frame of a component's method names that component; failing that, a frame in a module
-    that defines registered components names the plugin's first component from that module.
+_HOOK_CODES: dict[int, dict[CodeType, str]] = {}
+
+
+def _hook_implementations(registry: Registry) -> dict[CodeType, str]:
+    """Code of every physical-layer hook implementation -> ``hook NAME of plugin ORIGIN``."""
+    key = id(registry)
+    if key not in _HOOK_CODES:
+        codes = {}
+        for hook_name in PHYSICAL_LAYER_HOOKS:
+            for impl in getattr(registry.hook, hook_name).get_hookimpls():
+                plugin = registry.plugin_manager.get_name(impl.plugin) or repr(impl.plugin)
+                version = registry.versions.get(plugin, "")
+                origin = plugin if version in ("", "local file") else f"{plugin} ({version})"
+                code = getattr(impl.function, "__code__", None)
+                if code is not None:
+                    codes[code] = f"hook {hook_name} of plugin {origin}"
+        _HOOK_CODES[key] = codes
+    return _HOOK_CODES[key]
+
+
+def _component_name(registry: Registry, owner: object) -> str | None:
+    for info in registry.all_components():
+        if info.cls is type(owner):
+            return f"{info.kind.value} {info.name!r} from {info.origin}"
+    return None
+
+
+def _culprit(registry: Registry, exc: BaseException) -> str:
+    """Who raised ``exc`` and where: the innermost hook implementation or component method.
+
+    Returns e.g. ``"hook simframe_trial_metrics of plugin my_plugin (my_plugin.py:42)"`` or
+    ``"phase optimiser 'rmax' from simframe_hmimo (.../rmax.py:80)"``; when the exception was
+    raised deeper (in numpy, say), its raising frame follows: ``", raised at FILE:LINE"``.
     """
-    frames = [frame for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__)))]
-    for frame in frames:
+    frames = list(traceback.walk_tb(exc.__traceback__))
+    hooks = _hook_implementations(registry)
+    raised = ""
+    if frames:
+        frame, line = frames[-1]
+        raised = f"{frame.f_code.co_filename}:{line}"
+    for frame, line in reversed(frames):
+        name = hooks.get(frame.f_code)
         owner = frame.f_locals.get("self")
-        if isinstance(owner, Component):
-            for info in registry.all_components():
-                if info.cls is type(owner):
-                    return f"{info.kind.value} {info.name!r} from {info.origin}"
-    for frame in frames:
-        origin = registry.origin_of_module(frame.f_globals.get("__name__", ""))
-        if origin is not None:
-            return origin
-    return "the simframe core"
+        if name is None and isinstance(owner, Component):
+            name = _component_name(registry, owner)
+        if name is not None:
+            here = f"{frame.f_code.co_filename}:{line}"
+            return f"{name} ({here})" + ("" if here == raised else f", raised at {raised}")
+    return f"the simframe core, raised at {raised}"
 
 
 def _merge_plugin_metrics(

@@ -72,13 +72,6 @@ class Registry:
     def all_components(self) -> list[ComponentInfo]:
         return [info for kind in ComponentKind for info in self.components[kind].values()]
 
-    def origin_of_module(self, module: str) -> str | None:
-        """The plugin that registered a component defined in ``module`` (for error reports)."""
-        for info in self.all_components():
-            if info.cls.__module__ == module:
-                return f"{info.kind.value} {info.name!r} from {info.origin}"
-        return None
-
     @property
     def hook(self) -> Any:
         return self.plugin_manager.hook

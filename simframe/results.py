@@ -23,6 +23,10 @@ from simframe.trial import Metric
 
 TIMING_ROLE = "timing"
 """Value of the ``simframe_role`` attribute of wall-clock variables (excluded from comparisons)."""
+CATEGORICAL_ROLE = "categorical"
+"""``simframe_role`` of labels and indices (``Metric(categorical=True)``): never averaged."""
+MISSING_LABEL = -1
+"""Value of a categorical variable where a trial failed or was not run."""
 ERROR_ATTRS = {"long_name": "error of a failed trial (empty when it succeeded)"}
 
 
@@ -39,29 +43,59 @@ def _stack_padded(
     pieces: Mapping[tuple[int, ...], np.ndarray],
     lead_shape: tuple[int, ...],
     tail_shape: tuple[int, ...],
+    categorical: bool = False,
 ) -> np.ndarray:
     """Place ``pieces[index]`` at ``array[index]`` of a ``lead_shape + tail_shape`` array.
 
     Pieces may be shorter than ``tail_shape`` along any axis and some indices may be missing;
-    the rest is filled with NaN (or "" for text). Integers that need filling become floats.
+    the rest is filled with NaN (or "" for text). Integers that need filling become floats,
+    except categorical labels, which stay integers filled with :data:`MISSING_LABEL`.
     """
     dtype = np.result_type(*pieces.values())
     complete = len(pieces) == math.prod(lead_shape) and all(
         piece.shape == tail_shape for piece in pieces.values()
     )
-    if not complete and dtype.kind in "biu":
+    fill = _fill_value(dtype)
+    if categorical:
+        fill = MISSING_LABEL
+    elif not complete and dtype.kind in "biu":
         dtype = np.dtype(np.float64)
-    array = np.full((*lead_shape, *tail_shape), _fill_value(dtype), dtype=dtype)
+        fill = np.nan
+    array = np.full((*lead_shape, *tail_shape), fill, dtype=dtype)
     for index, piece in pieces.items():
         array[(*index, *(slice(0, size) for size in piece.shape))] = piece
     return array
 
 
-def _metric_attrs(metric: Metric) -> dict[str, str]:
+def _dim_sizes(variables: Iterable[tuple[tuple[str, ...], Iterable[np.ndarray]]]) -> dict[str, int]:
+    """The largest size of every metric dim over all trials of all variables that use it.
+
+    Variables sharing a dim (two traces over ``iteration``) are padded to the same length.
+    """
+    sizes: dict[str, int] = {}
+    for dims, arrays in variables:
+        for array in arrays:
+            for dim, size in zip(dims, np.shape(array), strict=True):
+                sizes[dim] = max(sizes.get(dim, 0), size)
+    return sizes
+
+
+def _metric_attrs(metric: Metric) -> dict[str, Any]:
+    """CF attributes of a metric's variable; labels get a role and no unit."""
+    if metric.categorical:
+        return {
+            "long_name": metric.long_name,
+            "simframe_role": CATEGORICAL_ROLE,
+            "simframe_missing_label": MISSING_LABEL,
+        }
     attrs = {"units": metric.units, "long_name": metric.long_name}
     if metric.timing:
         attrs["simframe_role"] = TIMING_ROLE
     return attrs
+
+
+def _is_categorical(attrs: Mapping[str, Any]) -> bool:
+    return attrs.get("simframe_role") == CATEGORICAL_ROLE
 
 
 def block_dataset(
@@ -89,13 +123,14 @@ def block_dataset(
                     f"{previous.units} {previous.dims} vs {metric.units} {metric.dims}"
                 )
             by_name.setdefault(name, {})[index] = metric.values
+    sizes = _dim_sizes((meta[name].dims, values.values()) for name, values in by_name.items())
     data_vars = {}
     for name, values in by_name.items():
         metric = meta[name]
-        shape = tuple(
-            max(array.shape[axis] for array in values.values()) for axis in range(len(metric.dims))
+        shape = tuple(sizes[dim] for dim in metric.dims)
+        array = _stack_padded(
+            values, (len(variants), len(trials)), shape, categorical=metric.categorical
         )
-        array = _stack_padded(values, (len(variants), len(trials)), shape)
         data_vars[name] = (("variant", "trial", *metric.dims), array, _metric_attrs(metric))
     if any(errors.ravel()):
         data_vars["error"] = (("variant", "trial"), errors.astype(str), ERROR_ATTRS)
@@ -124,13 +159,14 @@ def assemble_point(
                         pieces.setdefault(name, {})[(v, int(trial))] = np.asarray(values[v, i])
     if "error" in pieces and not any(str(e) for e in pieces["error"].values()):
         del pieces["error"]  # the only failures were in trials beyond the point's stop
+    sizes = _dim_sizes((attrs[name][0], by_trial.values()) for name, by_trial in pieces.items())
     data_vars = {}
     for name, by_trial in pieces.items():
         dims, variable_attrs = attrs[name]
-        shape = tuple(
-            max(piece.shape[axis] for piece in by_trial.values()) for axis in range(len(dims))
+        shape = tuple(sizes[dim] for dim in dims)
+        array = _stack_padded(
+            by_trial, (len(variants), scenario.trials), shape, _is_categorical(variable_attrs)
         )
-        array = _stack_padded(by_trial, (len(variants), scenario.trials), shape)
         data_vars[name] = (("variant", "trial", *dims), array, variable_attrs)
     coords = _variant_coords(scenario)
     coords["trial"] = (
@@ -180,7 +216,8 @@ def combine_points(scenario: Scenario, parts: Mapping[int, xr.Dataset]) -> xr.Da
             for point, part in parts.items()
             if name in part
         }
-        array = _stack_padded(pieces, shape, tuple(sizes[d] for d in first.dims))
+        tail = tuple(sizes[d] for d in first.dims)
+        array = _stack_padded(pieces, shape, tail, _is_categorical(first.attrs))
         data_vars[name] = ((*sweep_dims, *first.dims), array, dict(first.attrs))
     first_part = next(iter(parts.values()))
     coords = {name: first_part[name].variable for name in first_part.coords}

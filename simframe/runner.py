@@ -64,6 +64,8 @@ class RunReport:
     failed_trials: int = 0
     points_converged: int = 0
     """Points that reached the ``[precision]`` target (the others ran ``max_trials``)."""
+    trials_discarded: int = 0
+    """Trials of speculative blocks that finished beyond their point's stop (not stored)."""
     notes: list[str] = field(default_factory=list)
 
 
@@ -183,6 +185,13 @@ def run_scenario(
     dataset.attrs["variant_runtime_s"] = _runtime_per_variant(dataset)
     if "error" in dataset:
         report.failed_trials = int((dataset.error != "").sum())
+        if not set(dataset.data_vars) - {"error", *PRECISION_VARIABLES}:
+            report.notes.append(
+                "every trial failed: no trial returned a metric, so the dataset holds only the "
+                "'error' texts (no metric names, units or dims to make NaN variables from)"
+            )
+    if scenario.precision is not None:
+        report.notes.append(_precision_summary(scenario, dataset))
     write_atomically(dataset, output)
     shutil.rmtree(parts)
     return report
@@ -251,9 +260,13 @@ class _SweepRun:
         write_atomically(dataset, _part_path(self.parts, point.point))
         for path in _block_files(self.parts, point.point):
             path.unlink()
+        self.report.trials_discarded += sum(len(point.blocks[k]) for k in point.finished)
         self.progress.total -= self.scenario.trials - trials_run
         self.report.points_run += 1
         self.report.points_converged += point.converged
+
+
+PRECISION_VARIABLES = ("trials_run", "half_width_reached")
 
 
 def _precision_variables(
@@ -261,11 +274,8 @@ def _precision_variables(
 ) -> dict[str, xr.Variable]:
     """``trials_run`` and ``half_width_reached`` of a point a ``[precision]`` target stopped."""
     target = scenario.precision
-    assert target is not None
+    assert target is not None and point.half_widths is not None  # set at every stop
     metric = dataset[target.metric].attrs if target.metric in dataset else {}
-    half = point.half_widths
-    if half is None:  # every trial failed: no interval
-        half = np.full(len(scenario.variants), np.inf)
     return {
         "trials_run": xr.Variable(
             (),
@@ -274,7 +284,7 @@ def _precision_variables(
         ),
         "half_width_reached": xr.Variable(
             ("variant",),
-            half,
+            point.half_widths,
             {
                 "units": metric.get("units", "1"),
                 "long_name": f"half-width of the {target.level:g} confidence interval of the "
@@ -333,7 +343,9 @@ def _run_points(
             plan.returned(job.point)
             point = points[job.point]
             index = job.trials[0] // scenario.trial_block
-            if not point.is_discarded(index):
+            if point.is_discarded(index):
+                report.trials_discarded += len(job.trials)
+            else:
                 block = block_dataset(scenario, job.point, job.trials, outcomes)
                 sweep.block_finished(point, index, block)
             if target is not None:
@@ -347,6 +359,27 @@ def _run_points(
         progress.close()
         if executor is not None:
             executor.close(abort=not completed)
+
+
+def _precision_summary(scenario: Scenario, dataset: xr.Dataset) -> str:
+    """One line on what the ``[precision]`` target cost: trials per point, points short of it."""
+    target = scenario.precision
+    assert target is not None
+    trials_run = dataset.trials_run.values.ravel()
+    half = dataset.half_width_reached.values.reshape(len(trials_run), -1)
+    reached = 0
+    if target.metric in dataset:
+        sweep = [axis.dim for axis in scenario.axes]
+        metric = dataset[target.metric].transpose(*sweep, "variant", "trial", ...).values
+        flat = metric.reshape(len(trials_run), len(scenario.variants), scenario.trials, -1)
+        for values, half_widths in zip(flat, half, strict=True):
+            means = np.nanmean(per_trial_values(values), axis=1)
+            reached += target.met(means, half_widths)
+    return (
+        f"precision ({target.describe()}): {reached} of {len(trials_run)} sweep points reached "
+        f"it; trials run per point {trials_run.min()} to {trials_run.max()} "
+        f"({trials_run.sum()} of at most {len(trials_run) * scenario.trials})"
+    )
 
 
 def _precision_status(report: RunReport, plan: Plan) -> str:

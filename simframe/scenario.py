@@ -161,6 +161,30 @@ class Scenario:
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _where(warning: str, points: set[tuple[int, ...]], axes: list[SweepAxis]) -> str:
+    """A warning once, with the sweep points it concerns, naming only the dims it depends on.
+
+    A dim is left out when the warning arose at every value of it for the other dims' values
+    (e.g. a geometry warning under a swept transmit power); a warning of every point is given
+    without points.
+    """
+    shape = tuple(len(axis) for axis in axes)
+    free = [
+        all((*p[:a], j, *p[a + 1 :]) in points for p in points for j in range(shape[a]))
+        for a in range(len(axes))
+    ]
+    if all(free):
+        return warning
+    kept = sorted({tuple(i for a, i in enumerate(p) if not free[a]) for p in points})
+    named = [axis for a, axis in enumerate(axes) if not free[a]]
+    labels = [
+        ", ".join(f"{axis.dim}={axis.values[0][i]}" for axis, i in zip(named, k, strict=True))
+        for k in kept
+    ]
+    noun = "point" if len(labels) == 1 else "points"
+    return f"{warning} (at sweep {noun} {'; '.join(labels)})"
+
+
 def _positive(value: float) -> str | None:
     return None if value > 0 else f"expected a number > 0, got {value!r}"
 
@@ -602,8 +626,9 @@ class _Loader:
         system_cls: type[SystemModel],
         config: Configuration,
         tables: dict[str, dict[str, Any]],
-        warnings: list[str],
+        warnings: dict[str, set[tuple[int, ...]]],
         label: str,
+        index: tuple[int, ...],
     ) -> int:
         """Build the system once so that constraints between parameters are checked up front.
 
@@ -623,9 +648,7 @@ class _Loader:
             self.problems.add("system", f"{where}the configuration is too large for memory")
             return 0
         for warning in system.warnings():
-            text = f"{label}: {warning}" if label else warning
-            if text not in warnings:
-                warnings.append(text)
+            warnings.setdefault(warning, set()).add(index)
         return system.estimate_memory_bytes()
 
     def load(self, text: str, overrides: tuple[str, ...]) -> Scenario:
@@ -667,7 +690,8 @@ class _Loader:
                 ],
             )
         configurations: dict[tuple[int, str], Configuration] = {}
-        warnings: list[str] = []
+        warnings: dict[str, set[tuple[int, ...]]] = {}
+        """Each distinct warning text -> the sweep points where it arose."""
         trial_memory_bytes = 0
         shape = tuple(len(a) for a in axes)
         for point in range(n_points):
@@ -686,7 +710,9 @@ class _Loader:
                 label = ", ".join(
                     f"{a.dim}={a.values[0][i]}" for a, i in zip(axes, index, strict=True)
                 )
-                memory = self._check_construction(system_cls, config, composed, warnings, label)
+                memory = self._check_construction(
+                    system_cls, config, composed, warnings, label, index
+                )
                 trial_memory_bytes = max(trial_memory_bytes, memory)
         if self.problems:
             raise ScenarioError(self.source, self.problems.items)
@@ -704,7 +730,7 @@ class _Loader:
             variants=list(variants),
             configurations=configurations,
             system_cls=system_cls,
-            warnings=warnings,
+            warnings=[_where(text, points, axes) for text, points in warnings.items()],
             trial_memory_bytes=trial_memory_bytes,
             trial_block=trial_block,
             precision=precision,

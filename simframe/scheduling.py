@@ -97,11 +97,11 @@ class PointProgress:
 class Plan:
     """Chooses the next job: blocks points need, lowest point first; else speculative ones.
 
-    Up to ``2 x workers`` needed blocks are in flight, so a worker finds work queued when it
-    finishes one. A block a point only *may* need (its precision not reached yet, the
-    projection says it will be) is submitted only while fewer than ``workers`` jobs are in
-    flight, i.e. when a worker would otherwise sit idle; if the point stops before it, the block
-    is discarded.
+    At most ``workers`` jobs are in flight: a job queued behind busy workers could not be
+    withdrawn when its point stops, so it would be wasted. A block a point only *may* need (its
+    precision not reached yet, beyond what the projection asks for) is submitted only when a
+    worker would otherwise sit idle; if the point stops before it, the block is discarded. So a
+    point's stop wastes at most ``workers - 1`` blocks.
     """
 
     def __init__(self, points: dict[int, PointProgress], workers: int):
@@ -111,20 +111,20 @@ class Plan:
 
     def next_job(self) -> tuple[int, int] | None:
         """``(point, block index)`` to submit now, or None."""
-        if self.in_flight < 2 * self.workers:
-            for progress in self.points.values():
-                index = progress.next_block(speculative=False)
-                if index is not None:
-                    return self._submit(progress, index)
-        if self.in_flight < self.workers:
-            candidates = [
-                (progress.running, progress.point, index)
-                for progress in self.points.values()
-                if (index := progress.next_block(speculative=True)) is not None
-            ]
-            if candidates:
-                _, point, index = min(candidates)
-                return self._submit(self.points[point], index)
+        if self.in_flight >= self.workers:
+            return None
+        for progress in self.points.values():
+            index = progress.next_block(speculative=False)
+            if index is not None:
+                return self._submit(progress, index)
+        candidates = [
+            (progress.running, progress.point, index)
+            for progress in self.points.values()
+            if (index := progress.next_block(speculative=True)) is not None
+        ]
+        if candidates:
+            _, point, index = min(candidates)
+            return self._submit(self.points[point], index)
         return None
 
     def _submit(self, progress: PointProgress, index: int) -> tuple[int, int]:

@@ -19,7 +19,8 @@ class Metric:
     and sweep points; the dataset pads shorter ones with NaN. ``timing`` marks wall-clock
     measurements, the only values allowed to differ between two runs of the same scenario.
     ``categorical`` marks labels or indices (a pilot index, a serving AP): integers that are
-    stored as such and never averaged or plotted as a quantity.
+    stored as such (attribute ``simframe_role = "categorical"``, no ``units``, -1 where a trial
+    failed or was not run) and never averaged or plotted as a quantity.
     """
 
     values: Any
@@ -38,6 +39,11 @@ class Metric:
             )
         if not self.units:
             raise ValueError(f"metric {self.long_name!r}: units are required ('1' if none)")
+        if self.categorical and array.dtype.kind not in "biu":
+            raise ValueError(
+                f"metric {self.long_name!r}: categorical values must be integers (labels, "
+                f"indices), got {array.dtype}"
+            )
         object.__setattr__(self, "values", array)
 
 

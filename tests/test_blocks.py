@@ -130,3 +130,22 @@ def test_a_failing_trial_fails_alone_in_its_block(tmp_path):
     assert not np.isnan(ds.rate_bps_hz.sel(trial=4).values).any()
     stopped = invoke("run", str(scenario), "-o", str(tmp_path / "stop.nc"), "--quiet")
     assert stopped.exit_code == 1 and "trial 5" in stopped.output
+
+
+def test_metrics_sharing_a_dim_are_padded_to_its_longest(tmp_path):
+    plugin = tmp_path / "steps.py"
+    plugin.write_text(
+        "import numpy as np\n"
+        "from simframe import Metric, hookimpl\n"
+        "\n"
+        "\n"
+        "@hookimpl\n"
+        "def simframe_trial_metrics(trial, metrics):\n"
+        "    steps = np.arange(1.0, 2 + trial.trial_index)\n"
+        "    return {'step_trace': Metric(steps, '1', 'steps', ('iteration',))}\n"
+    )
+    ds = run(BLOCKED, tmp_path / "steps.nc", "--workers", "1", "--plugin", str(plugin))
+    assert ds.sizes["iteration"] == 6  # trial 5's step trace; objective traces are shorter
+    trial_1 = ds.step_trace.sel(trial=1).values
+    assert (trial_1[..., :2] == [1.0, 2.0]).all() and np.isnan(trial_1[..., 2:]).all()
+    assert np.isnan(ds.objective_trace.values[..., 5:]).all()

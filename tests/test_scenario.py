@@ -117,11 +117,27 @@ def test_missing_file_is_a_clear_error(tmp_path):
     assert "nowhere.toml" in result.output and "Traceback" not in result.output
 
 
-def test_warnings_are_collected(tmp_path, registry):
+def test_a_warning_of_every_point_is_given_once(tmp_path, registry):
     path = tmp_path / "warn.toml"
     path.write_text(TOY_SCENARIO.replace("streams = 3", "streams = 5"))
+    scenario = load_scenario(path, registry, ())  # 3 points x 2 variants, all with 5 streams
+    assert scenario.warnings == ["toy warning: streams above 4"]
+
+
+def test_a_warning_of_some_points_names_them_once(tmp_path, registry):
+    path = tmp_path / "warn.toml"
+    path.write_text(TOY_SCENARIO + "\n[sweep.linked.size]\nsystem.streams = [3, 5, 6]\n")
     scenario = load_scenario(path, registry, ())
-    assert any("streams above 4" in w for w in scenario.warnings)
+    assert scenario.warnings == ["toy warning: streams above 4 (at sweep points size=5; size=6)"]
+    one = tmp_path / "one.toml"
+    one.write_text(
+        TOY_SCENARIO.replace("[sweep]", "[sweep.linked.both]").replace(
+            "system.snr_db = [0.0, 10.0, 20.0]",
+            "system.snr_db = [0.0, 10.0, 20.0]\nsystem.streams = [3, 3, 5]",
+        )
+    )
+    warned = load_scenario(one, registry, ()).warnings
+    assert warned == ["toy warning: streams above 4 (at sweep point both=20.0)"]
 
 
 def test_override_of_a_swept_key_is_refused(registry, toy_scenario):
