@@ -148,13 +148,12 @@ def maximise_rates(
         evaluations += result.evaluations
         x = result.point
         tx_now, rx_now, powers_now = objective.unpack(x, np.arange(trials))
-        powers_now = _power_step(block, allocator, tx_now, rx_now, powers_now, active)
+        powers_now, rates_now = _power_step(block, allocator, tx_now, rx_now, powers_now, active)
         if objective.joint:
             x[active, -block.antennas :] = power_logits(powers_now[active])
         else:
             objective.powers_w[active] = powers_now[active]
-        new_rates = rates.copy()
-        new_rates[active] = block.rates_bps_hz(tx_now, rx_now, powers_now)[active]
+        new_rates = np.where(active, rates_now, rates)
         evaluations[active] += 1
         rounds[active] += 1
         active &= new_rates - rates > settings.tolerance * np.abs(rates)
@@ -165,8 +164,9 @@ def maximise_rates(
     return AscentResult(tx, rx, powers_w, np.array(trace), rounds, evaluations, np.array(elapsed))
 
 
-def _power_step(block, allocator, tx, rx, powers_w, active) -> np.ndarray:
-    """The power slot per active trial, started from the current powers; kept if not worse."""
+def _power_step(block, allocator, tx, rx, powers_w, active) -> tuple[np.ndarray, np.ndarray]:
+    """The power slot per active trial, started from the current powers and kept if not worse
+    (one forward pass for the block); returns the powers and the rates with them."""
     channels = block.effective_channels(tx, rx)
     rates = rates_bps_hz(channels, powers_w, block.noise_w)
     result = powers_w.copy()
@@ -174,6 +174,7 @@ def _power_step(block, allocator, tx, rx, powers_w, active) -> np.ndarray:
         candidate = allocator.allocate(
             channels[trial], block.noise_w, block.budget_w, initial_w=powers_w[trial]
         )
-        if rates_bps_hz(channels[trial], candidate, block.noise_w) >= rates[trial]:
-            result[trial] = candidate
-    return result
+        candidate_rate = rates_bps_hz(channels[trial], candidate, block.noise_w)
+        if candidate_rate >= rates[trial]:
+            result[trial], rates[trial] = candidate, candidate_rate
+    return result, rates
