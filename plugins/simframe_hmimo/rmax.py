@@ -36,7 +36,7 @@ class RateMaximisation(HmimoPhaseOptimiser):
         Parameter("max_outer_iterations", int, 50, help="outer iterations at most", minimum=1),
         Parameter("inner_iterations", int, 200, help="L-BFGS iterations per outer", minimum=1),
         Parameter("memory", int, 30, help="L-BFGS memory (stored pairs)", minimum=1),
-        Parameter("tolerance", float, 1e-3, "1", "stop at this relative rate gain", minimum=0.0),
+        Parameter("tolerance", float, 1e-4, "1", "stop at this relative rate gain", minimum=0.0),
         Parameter(
             "first_step_rad",
             float,
