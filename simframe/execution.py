@@ -41,14 +41,19 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class Job:
-    """A block of trials of one sweep point, all variants of each.
+    """Consecutive blocks of trials of one sweep point, all variants of each.
 
     Blocks are ``[0, B), [B, 2B), ...`` for the scenario's block size ``B``; the boundaries
-    never depend on the executor or worker count, so neither do the numbers.
+    never depend on the executor or worker count, so neither do the numbers. How many blocks
+    travel in one job may depend on the worker count: each block is simulated on its own.
     """
 
     point: int
-    trials: tuple[int, ...]
+    blocks: tuple[tuple[int, ...], ...]
+
+    @property
+    def trials(self) -> tuple[int, ...]:
+        return tuple(trial for block in self.blocks for trial in block)
 
 
 @dataclass
@@ -291,12 +296,14 @@ def run_block(
 
 
 def run_job(spec: RunSpec, job: Job) -> tuple[Job, list[Outcome]]:
-    """Entry point of every executor: run one block of trials in this process.
+    """Entry point of every executor: run a job's blocks of trials in this process.
 
     BLAS runs single-threaded whatever the executor: N workers then use N cores, and the
     floating-point reductions (hence the numbers) do not depend on how many threads BLAS has.
     """
     registry = get_registry(spec.settings)
+    outcomes = []
     with threadpool_limits(1):
-        outcomes = run_block(spec, registry, job.point, job.trials)
+        for block in job.blocks:
+            outcomes.extend(run_block(spec, registry, job.point, block))
     return job, outcomes

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -78,11 +79,17 @@ def _part_path(parts: Path, point: int) -> Path:
 
 
 def _block_path(parts: Path, point: int, block: int) -> Path:
+    """Where the job whose first block is ``block`` keeps its blocks."""
     return parts / f"block-{point:06d}-{block:06d}.nc"
 
 
 def _block_files(parts: Path, point: int) -> list[Path]:
+    """The files of a point's finished blocks (each holds a job's consecutive blocks)."""
     return sorted(parts.glob(f"block-{point:06d}-*.nc"))
+
+
+def _first_block(path: Path) -> int:
+    return int(path.stem.rsplit("-", 1)[1])
 
 
 def _check_memory(scenario: Scenario, workers: int) -> None:
@@ -229,32 +236,42 @@ class _SweepRun:
         self.report = report
         self.progress = progress
 
-    def block_finished(self, point: PointProgress, index: int, block: xr.Dataset) -> None:
-        """Keep a finished block on disk and let its point take it."""
-        write_atomically(block, _block_path(self.parts, point.point, index))
-        self._take(point, index, block)
+    def job_finished(self, point: PointProgress, indices: list[int], blocks: xr.Dataset) -> None:
+        """Keep a job's finished blocks on disk (one file) and let their point take them."""
+        write_atomically(blocks, _block_path(self.parts, point.point, indices[0]))
+        self._take(point, indices, blocks)
 
     def resume_blocks(self, point: PointProgress) -> None:
         """Take the blocks an interrupted run finished, as if they had just come back."""
         for path in _block_files(self.parts, point.point):
-            index = int(path.stem.rsplit("-", 1)[1])
-            point.submitted.add(index)
-            if not point.decided:
-                self._take(point, index, open_result(path))
+            blocks = open_result(path)
+            indices = sorted({int(t) // self.scenario.trial_block for t in blocks.trial.values})
+            point.submitted.update(indices)
+            self._take(point, indices, blocks)
 
-    def _take(self, point: PointProgress, index: int, block: xr.Dataset) -> None:
+    def _take(self, point: PointProgress, indices: list[int], blocks: xr.Dataset) -> None:
+        """Hand the point each of ``indices``, the blocks in the dataset ``blocks``."""
+        if point.decided:
+            return
+        values = _precision_values(self.scenario, blocks)
+        of_block = blocks.trial.values // self.scenario.trial_block
         before = point.trials_taken
-        decided = point.accept(index, _precision_values(self.scenario, block))
+        for index in indices:
+            point.accept(index, None if values is None else values[:, of_block == index])
         self.progress.update(point.trials_taken - before)
-        if decided:
+        if point.decided:
             self._finish_point(point)
 
     def _finish_point(self, point: PointProgress) -> None:
         """Assemble the point from its kept blocks, write it, drop the block files."""
         assert point.stop is not None
         trials_run = point.trials_taken
-        blocks = [open_result(_block_path(self.parts, point.point, k)) for k in range(point.stop)]
-        dataset = assemble_point(self.scenario, point.point, blocks, trials_run)
+        kept = [
+            open_result(path)
+            for path in _block_files(self.parts, point.point)
+            if _first_block(path) < point.stop
+        ]
+        dataset = assemble_point(self.scenario, point.point, kept, trials_run)
         if self.scenario.precision is not None:
             dataset = dataset.assign(_precision_variables(self.scenario, point, dataset))
         write_atomically(dataset, _part_path(self.parts, point.point))
@@ -331,23 +348,27 @@ def _run_points(
         for point in points.values():
             sweep.resume_blocks(point)
         executor = make_executor(options.executor, options.workers, options.address)
-        plan = Plan(points, executor.workers)
+        # Blocks decided one by one travel alone; fixed counts go in a few jobs per worker.
+        group = 1 if target else max(1, math.ceil(len(blocks) / (4 * executor.workers)))
+        plan = Plan(points, executor.workers, group)
         run = functools.partial(run_job, spec)
         while True:
             while (chosen := plan.next_job()) is not None:
-                point_index, block_index = chosen
-                executor.submit(run, Job(point_index, tuple(blocks[block_index])))
+                point_index, indices = chosen
+                job_blocks = tuple(tuple(blocks[index]) for index in indices)
+                executor.submit(run, Job(point_index, job_blocks))
             if plan.in_flight == 0:
                 break
             job, outcomes = executor.next_result()
             plan.returned(job.point)
             point = points[job.point]
-            index = job.trials[0] // scenario.trial_block
-            if point.is_discarded(index):
+            first = job.trials[0] // scenario.trial_block
+            if point.is_discarded(first):  # a speculative block (precision runs: one per job)
                 report.trials_discarded += len(job.trials)
             else:
-                block = block_dataset(scenario, job.point, job.trials, outcomes)
-                sweep.block_finished(point, index, block)
+                finished = block_dataset(scenario, job.point, job.trials, outcomes)
+                indices = list(range(first, first + len(job.blocks)))
+                sweep.job_finished(point, indices, finished)
             if target is not None:
                 progress.set_postfix_str(_precision_status(report, plan), refresh=False)
         completed = True

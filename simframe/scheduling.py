@@ -102,21 +102,33 @@ class Plan:
     precision not reached yet, beyond what the projection asks for) is submitted only when a
     worker would otherwise sit idle; if the point stops before it, the block is discarded. So a
     point's stop wastes at most ``workers - 1`` blocks.
+
+    A job carries up to ``group`` consecutive needed blocks of one point (1 when blocks are
+    decided one by one), to spare cheap trials the cost of a job and a file per block.
     """
 
-    def __init__(self, points: dict[int, PointProgress], workers: int):
+    def __init__(self, points: dict[int, PointProgress], workers: int, group: int = 1):
         self.points = points
         self.workers = workers
+        self.group = group
         self.in_flight = 0
 
-    def next_job(self) -> tuple[int, int] | None:
-        """``(point, block index)`` to submit now, or None."""
+    def next_job(self) -> tuple[int, list[int]] | None:
+        """``(point, block indices)`` to submit now, or None."""
         if self.in_flight >= self.workers:
             return None
         for progress in self.points.values():
             index = progress.next_block(speculative=False)
             if index is not None:
-                return self._submit(progress, index)
+                indices = [index]
+                progress.submitted.add(index)
+                while len(indices) < self.group:
+                    index = progress.next_block(speculative=False)
+                    if index is None or index != indices[-1] + 1:
+                        break
+                    indices.append(index)
+                    progress.submitted.add(index)
+                return self._submit(progress, indices)
         candidates = [
             (progress.running, progress.point, index)
             for progress in self.points.values()
@@ -124,14 +136,14 @@ class Plan:
         ]
         if candidates:
             _, point, index = min(candidates)
-            return self._submit(self.points[point], index)
+            self.points[point].submitted.add(index)
+            return self._submit(self.points[point], [index])
         return None
 
-    def _submit(self, progress: PointProgress, index: int) -> tuple[int, int]:
-        progress.submitted.add(index)
+    def _submit(self, progress: PointProgress, indices: list[int]) -> tuple[int, list[int]]:
         progress.running += 1
         self.in_flight += 1
-        return progress.point, index
+        return progress.point, indices
 
     def returned(self, point: int) -> None:
         """A job of ``point`` came back."""

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +17,7 @@ from simframe.components import ComponentKind
 from simframe.errors import ScenarioError
 from simframe.plugins import PluginSettings, get_registry
 from simframe.results import deterministic_part, open_result
+from simframe.runner import parts_directory
 from simframe.scenario import load_scenario
 
 from .conftest import TOY_PLUGIN, TOY_SCENARIO, invoke
@@ -149,3 +155,30 @@ def test_metrics_sharing_a_dim_are_padded_to_its_longest(tmp_path):
     trial_1 = ds.step_trace.sel(trial=1).values
     assert (trial_1[..., :2] == [1.0, 2.0]).all() and np.isnan(trial_1[..., 2:]).all()
     assert np.isnan(ds.objective_trace.values[..., 5:]).all()
+
+
+def test_resume_with_another_worker_count_regroups_the_blocks(tmp_path):
+    """Jobs carry several blocks (how many depends on the workers); a resumed run with other
+    workers takes the finished blocks of the interrupted one and gives the identical dataset."""
+    text = TOY_SCENARIO.replace("trials = 6", "trials = 40").replace(
+        'model = "toy_random_phases"', 'model = "toy_random_phases"\nsleep_s = 0.01'
+    )
+    scenario = tmp_path / "slow.toml"
+    scenario.write_text(text + "\n[run]\ntrial_block = 2\n")
+    out = tmp_path / "slow.nc"
+    parts = parts_directory(out)
+    command = [
+        sys.executable, "-m", "simframe", "run", str(scenario), "-o", str(out), "--quiet",
+        "--plugin", str(TOY_PLUGIN), "--workers",
+    ]  # fmt: skip
+    process = subprocess.Popen([*command, "1"], start_new_session=True)
+    deadline = time.monotonic() + 120
+    while process.poll() is None and not list(parts.glob("block-*.nc")):
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    assert list(parts.glob("block-*.nc")) and not out.exists(), "the kill should land mid-run"
+    subprocess.run([*command, "2"], capture_output=True, check=True)
+    whole = run(text + "\n[run]\ntrial_block = 2\n", tmp_path / "whole.nc", "--workers", "1")
+    xr.testing.assert_identical(deterministic_part(open_result(out)), deterministic_part(whole))
