@@ -1,9 +1,11 @@
 """Wall time of scenarios/hmimo_fig1.toml with --workers 2 and a reduced trial count.
 
 Runs the CLI with ``--trials T`` (default 2), extrapolates the wall time to the scenario's 100
-trials (the cost is linear in trials; start-up is measured with one trial and subtracted) and
-prints where the time goes: optimiser seconds per variant and per number of layers, from the
-``runtime_s`` metric. The target for the full figure is <= 10 minutes on 2 cores.
+trials (linearly; start-up is measured with one trial and subtracted). The link optimises blocks
+of up to 20 trials together, which is cheaper per trial than blocks of T < 20, so the estimate
+is pessimistic for small T. Prints where the time goes: optimiser seconds per variant and per
+number of layers, from the ``runtime_s`` metric. The target for the full figure is <= 10 minutes
+on 2 cores.
 Run: python benchmarks/bench_hmimo_fig1.py [TRIALS]
 """
 

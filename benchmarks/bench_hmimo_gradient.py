@@ -10,13 +10,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from simframe_hmimo.channel import CorrelatedRayleighChannel
-from simframe_hmimo.interfaces import HmimoLink
+from bench_hmimo_convergence import paper_block
 from simframe_hmimo.link import dense_rate_gradient, rate_gradient
-from simframe_hmimo.power import Wmmse
-from simframe_hmimo.random_phases import RandomPhases
-from simframe_hmimo.system import SimHmimoLink
-from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 from threadpoolctl import threadpool_limits
 
 
@@ -30,18 +25,8 @@ def seconds_per_call(function, *args, repeats: int) -> float:
 
 def main() -> None:
     for layers in (3, 7, 10):
-        system = SimHmimoLink(
-            {
-                "channel": CorrelatedRayleighChannel(),
-                "propagation": RayleighSommerfeldPropagation(),
-                "phases": RandomPhases(),
-                "power": Wmmse(),
-            },
-            tx_layers=layers,
-            rx_layers=layers,
-        )
+        link = paper_block(layers, 1).link(0)
         rng = np.random.default_rng(0)
-        link = HmimoLink(system.tx_hops, system.rx_hops, system.draw(rng), 1e-14, 0.1)
         tx, rx = link.random_phases(rng)
         powers = np.full(4, 0.025)
         adjoint = seconds_per_call(rate_gradient, link, tx, rx, powers, repeats=50)

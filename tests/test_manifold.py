@@ -15,6 +15,7 @@ from simframe_metasurface.manifold import (
     retract,
     transport,
 )
+from simframe_metasurface.torus_lbfgs import minimise_lbfgs_block
 
 shapes = st.lists(st.integers(1, 12), min_size=1, max_size=3).map(tuple)
 seeds = st.integers(0, 2**32 - 1)
@@ -220,3 +221,59 @@ def test_memory_satisfies_the_secant_equation_and_stays_tangent(shape, seed, pai
     memory.transport_to(destination)
     for stored in (memory.steps, memory.gradient_changes):
         assert np.allclose((stored * destination.conj()).real, 0.0, atol=1e-12)
+
+
+def cosine_cost(targets: np.ndarray, weights: np.ndarray):
+    """Block cost ``f_b(phi) = -sum_i w_bi cos(phi_bi - t_bi)``: minimum ``-sum w`` at
+    ``phi = t`` (mod 2 pi), with very different curvatures across coordinates."""
+
+    def cost_and_gradient(x: np.ndarray, rows: np.ndarray):
+        difference = x - targets[rows]
+        return (
+            -np.sum(weights[rows] * np.cos(difference), axis=1),
+            weights[rows] * np.sin(difference),
+        )
+
+    return cost_and_gradient
+
+
+def cosine_problems(problems: int, size: int, seed: int):
+    """Random targets, weights and a start within 2 rad of the targets per coordinate."""
+    rng = np.random.default_rng(seed)
+    targets = rng.uniform(-np.pi, np.pi, (problems, size))
+    weights = rng.uniform(0.1, 10.0, (problems, size))
+    return targets, weights, targets + rng.uniform(-2.0, 2.0, (problems, size))
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems=st.integers(1, 5), size=st.integers(1, 20), seed=seeds)
+def test_block_lbfgs_finds_the_optimum_and_never_rises(problems, size, seed):
+    targets, weights, start = cosine_problems(problems, size, seed)
+    result = minimise_lbfgs_block(
+        cosine_cost(targets, weights), start, max_iterations=300, gradient_tolerance=1e-9
+    )
+    assert np.all(np.diff(result.cost_trace, axis=0) <= 1e-12)
+    np.testing.assert_allclose(result.cost, -weights.sum(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(np.angle(np.exp(1j * (result.point - targets))), 0.0, atol=1e-4)
+
+
+@settings(max_examples=15, deadline=None)
+@given(problems=st.integers(2, 5), size=st.integers(1, 12), seed=seeds)
+def test_block_lbfgs_problems_do_not_depend_on_each_other(problems, size, seed):
+    """Each problem of a block follows the iterates it follows alone; inactive ones stay put."""
+    targets, weights, start = cosine_problems(problems, size, seed)
+    active = np.arange(problems) % 2 == 0
+    block = minimise_lbfgs_block(
+        cosine_cost(targets, weights), start, max_iterations=15, memory=4, active=active
+    )
+    for b in range(problems):
+        alone = minimise_lbfgs_block(
+            cosine_cost(targets[b : b + 1], weights[b : b + 1]),
+            start[b : b + 1],
+            max_iterations=15 if active[b] else 0,
+            memory=4,
+        )
+        np.testing.assert_allclose(block.point[b], alone.point[0], atol=1e-12)
+        assert block.iterations[b] == alone.iterations[0]
+    np.testing.assert_array_equal(block.point[~active], start[~active])
+    assert np.all(block.evaluations[~active] == 0)

@@ -42,6 +42,14 @@ A minimal phase optimiser, written against these docstrings only::
 
 Register it with ``@hookimpl def simframe_phase_optimisers(): return [BestOfRandom]`` and choose
 it in a scenario with ``phases = { model = "best_of_random", draws = 20 }``.
+
+Blocks of trials: the system hands the optimiser several trials of one sweep point at once
+through :meth:`HmimoPhaseOptimiser.optimise_block`, with a
+:class:`~simframe_hmimo.link_block.LinkBlock` (shared hops, one channel per trial, batched rate
+and gradient evaluations) and one generator per trial. The default runs :meth:`optimise` per
+trial, so an optimiser written against ``optimise(link, allocator, rng)`` alone, like the one
+above, works unchanged. Override ``optimise_block`` to batch; trial ``b``'s result must then
+depend only on ``block.link(b)`` and ``rngs[b]`` (beyond round-off), never on the other trials.
 """
 
 from __future__ import annotations
@@ -49,10 +57,14 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simframe import Component, ComponentKind
+
+if TYPE_CHECKING:
+    from simframe_hmimo.link_block import LinkBlock
 
 SYSTEM_NAME = "sim_hmimo_link"
 
@@ -80,22 +92,11 @@ class HmimoGeometry:
         return self.rx_layers_m[-1]
 
 
-@dataclass(frozen=True)
-class HmimoLink:
-    """One trial's link as an optimiser sees it: fixed hops, a drawn channel, noise and budget.
-
-    ``tx_hops[0]`` is ``Omega^1`` (N x S, antennas -> TX layer 1), ``tx_hops[l]`` is
-    ``Omega^{l+1}`` (N x N, TX layer l -> l + 1). ``rx_hops[0]`` is ``Omega^1_R`` (S x M, RX layer
-    1 -> antennas), ``rx_hops[k]`` is ``Omega^{k+1}_R`` (M x M, RX layer k + 1 -> k).
-    ``channel`` is ``H~`` (M x N, TX layer L -> RX layer K). The methods cost O(L N^2 S + K M^2 S)
-    each: they propagate the S antenna columns, never form a product of N x N matrices.
-    """
+class SimShapes:
+    """Sizes read off the hops ``tx_hops`` and ``rx_hops`` of a link (or a block of links)."""
 
     tx_hops: tuple[np.ndarray, ...]
     rx_hops: tuple[np.ndarray, ...]
-    channel: np.ndarray
-    noise_w: float
-    budget_w: float
 
     @property
     def antennas(self) -> int:
@@ -110,6 +111,24 @@ class HmimoLink:
     def rx_shape(self) -> tuple[int, int]:
         """Shape ``(K, M)`` of the RX phases."""
         return len(self.rx_hops), self.rx_hops[0].shape[1]
+
+
+@dataclass(frozen=True)
+class HmimoLink(SimShapes):
+    """One trial's link as an optimiser sees it: fixed hops, a drawn channel, noise and budget.
+
+    ``tx_hops[0]`` is ``Omega^1`` (N x S, antennas -> TX layer 1), ``tx_hops[l]`` is
+    ``Omega^{l+1}`` (N x N, TX layer l -> l + 1). ``rx_hops[0]`` is ``Omega^1_R`` (S x M, RX layer
+    1 -> antennas), ``rx_hops[k]`` is ``Omega^{k+1}_R`` (M x M, RX layer k + 1 -> k).
+    ``channel`` is ``H~`` (M x N, TX layer L -> RX layer K). The methods cost O(L N^2 S + K M^2 S)
+    each: they propagate the S antenna columns, never form a product of N x N matrices.
+    """
+
+    tx_hops: tuple[np.ndarray, ...]
+    rx_hops: tuple[np.ndarray, ...]
+    channel: np.ndarray
+    noise_w: float
+    budget_w: float
 
     def random_phases(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Independent phases uniform on [0, 2 pi) for every TX and RX meta-atom."""
@@ -227,3 +246,13 @@ class HmimoPhaseOptimiser(Component):
         scenario can swap it. ``rng`` is the only source of randomness allowed (random
         initial phases); it is seeded identically for every variant of a trial.
         """
+
+    def optimise_block(
+        self,
+        block: LinkBlock,
+        allocator: HmimoPowerAllocator,
+        rngs: Sequence[np.random.Generator],
+    ) -> list[PhaseResult]:
+        """One :class:`PhaseResult` per trial of ``block`` (trial ``b`` draws only from
+        ``rngs[b]``). The default calls :meth:`optimise` on ``block.link(b)`` for each trial."""
+        return [self.optimise(block.link(b), allocator, rng) for b, rng in enumerate(rngs)]

@@ -44,10 +44,13 @@ def effective_channel(link: HmimoLink, tx_phases: np.ndarray, rx_phases: np.ndar
 
 
 def stream_powers(channel: np.ndarray, powers_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Received signal power ``|H_ss|^2 p_s`` and interference ``sum_{j!=s} |H_sj|^2 p_j`` (W)."""
-    received = np.abs(channel) ** 2 * powers_w[None, :]
-    signal = np.diag(received).copy()
-    return signal, received.sum(axis=1) - signal
+    """Received signal power ``|H_ss|^2 p_s`` and interference ``sum_{j!=s} |H_sj|^2 p_j`` (W).
+
+    ``channel`` is ``(..., S, S)`` and ``powers_w`` ``(..., S)``: leading axes are trials.
+    """
+    received = np.abs(channel) ** 2 * powers_w[..., None, :]
+    signal = np.diagonal(received, axis1=-2, axis2=-1).copy()
+    return signal, received.sum(axis=-1) - signal
 
 
 def sinr(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
@@ -56,22 +59,40 @@ def sinr(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarra
     return signal / (interference + noise_w)
 
 
+def rates_bps_hz(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
+    """Eq. (5) per trial for channels ``(..., S, S)``: ``sum_s log2(1 + SINR_s)``."""
+    return np.sum(np.log2(1.0 + sinr(channel, powers_w, noise_w)), axis=-1)
+
+
 def rate_bps_hz(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> float:
     """Achievable rate, paper eq. (5): ``sum_s log2(1 + SINR_s)``."""
-    return float(np.sum(np.log2(1.0 + sinr(channel, powers_w, noise_w))))
+    return float(rates_bps_hz(channel, powers_w, noise_w))
 
 
-def rate_channel_gradient(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
-    """``dR/dRe H + 1j dR/dIm H`` of eq. (5).
-
-    ``R = sum_s log2(T_s) - log2(I_s)`` with ``T_s = sum_j |H_sj|^2 p_j + sigma^2`` and
-    ``I_s = T_s - |H_ss|^2 p_s``; the gradient of ``|H_sj|^2`` is ``2 H_sj``.
+def _rate_weights(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
+    """``w_sj = (1/T_s - [j != s]/I_s) / ln 2`` with ``T_s = sum_j |H_sj|^2 p_j + sigma^2`` and
+    ``I_s = T_s - |H_ss|^2 p_s``: ``dR/d|H_sj|^2 = p_j w_sj`` and ``dR/dp_j = sum_s |H_sj|^2 w_sj``.
     """
     signal, interference = stream_powers(channel, powers_w)
     interference_noise = interference + noise_w
     total = signal + interference_noise
-    weight = 1.0 / total[:, None] - (1.0 - np.eye(channel.shape[0])) / interference_noise[:, None]
-    return 2.0 * channel * powers_w[None, :] * weight / LN2
+    off_diagonal = 1.0 - np.eye(channel.shape[-1])
+    return (1.0 / total[..., :, None] - off_diagonal / interference_noise[..., :, None]) / LN2
+
+
+def rate_channel_gradient(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
+    """``dR/dRe H + 1j dR/dIm H`` of eq. (5) (leading axes are trials).
+
+    ``R = sum_s log2(T_s) - log2(I_s)`` with ``T_s = sum_j |H_sj|^2 p_j + sigma^2`` and
+    ``I_s = T_s - |H_ss|^2 p_s``; the gradient of ``|H_sj|^2`` is ``2 H_sj``.
+    """
+    return 2.0 * channel * powers_w[..., None, :] * _rate_weights(channel, powers_w, noise_w)
+
+
+def rate_power_gradient(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
+    """``dR/dp_j`` of eq. (5) in bit/s/Hz per W (leading axes are trials)."""
+    weights = _rate_weights(channel, powers_w, noise_w)
+    return np.sum(np.abs(channel) ** 2 * weights, axis=-2)
 
 
 def rate_gradient(

@@ -3,105 +3,107 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import partial
 
 import numpy as np
-from simframe_metasurface.manifold import minimise_rlbfgs
 
 from simframe import Parameter
 from simframe_hmimo.imin import InterferenceMinimisation
-from simframe_hmimo.interfaces import (
-    HmimoLink,
-    HmimoPhaseOptimiser,
-    HmimoPowerAllocator,
-    PhaseResult,
-)
-from simframe_hmimo.link import rate_bps_hz
+from simframe_hmimo.interfaces import HmimoPhaseOptimiser, HmimoPowerAllocator, PhaseResult
+from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.power import WaterFilling
+from simframe_hmimo.rate_ascent import POWER_SCHEDULES, AscentSettings, maximise_rates
 
 
 class RateMaximisation(HmimoPhaseOptimiser):
-    """RMax, paper 000 Algorithm 1: alternate RBFGS on TX phases, RBFGS on RX phases, power.
+    """RMax, paper 000 Algorithm 1: Riemannian L-BFGS on the phases, alternating with power.
 
-    Each outer iteration runs the Riemannian L-BFGS of :mod:`simframe_metasurface.manifold` on
-    the product of complex circles for ``theta_T`` (``theta_R``, ``p`` fixed), then for
-    ``theta_R``, with the exact gradients of Theorem 1 (adjoint pass), then the power slot
-    (``wmmse`` in the paper) started from the current powers. Random initial phases, equal
-    initial power. Stops when the rate improves by less than ``tolerance`` (relative) or after
-    ``max_outer_iterations``. A block step that would lower the rate is not taken, so the rate
-    never falls between outer iterations; the trace holds it before the first and after every
-    outer iteration.
+    Each outer iteration runs ``inner_iterations`` of the Riemannian L-BFGS of
+    :mod:`simframe_metasurface.torus_lbfgs` on the TX and RX phases together (the paper
+    alternates a TX block and an RX block; one joint block reaches the same rate in fewer
+    evaluations, see docs/reproductions/paper000.md), with the exact gradients of Theorem 1,
+    then the power slot (``wmmse`` in the paper) started from the current powers
+    (``power_schedule = "alternating"``, the paper's schedule), or ascends the power logits
+    together with the phases and polishes with the power slot (``"joint"``). Random initial
+    phases, equal initial power. A trial stops when an outer iteration raises its rate by less
+    than ``tolerance`` (relative) or after ``max_outer_iterations``. The rate never falls
+    between outer iterations; the trace holds it before the first and after every outer
+    iteration. All trials of a block are optimised together (batched evaluations), each with its
+    own line searches and stopping, so a trial's result does not depend on the others.
     """
 
     name = "rmax"
     parameters = (
-        Parameter("max_outer_iterations", int, 10, help="alternations at most", minimum=1),
-        Parameter("inner_iterations", int, 50, help="RBFGS iterations per block", minimum=1),
-        Parameter("memory", int, 30, help="RBFGS memory (stored pairs)", minimum=1),
+        Parameter("max_outer_iterations", int, 50, help="outer iterations at most", minimum=1),
+        Parameter("inner_iterations", int, 200, help="L-BFGS iterations per outer", minimum=1),
+        Parameter("memory", int, 30, help="L-BFGS memory (stored pairs)", minimum=1),
         Parameter("tolerance", float, 1e-4, "1", "stop at this relative rate gain", minimum=0.0),
+        Parameter(
+            "first_step_rad",
+            float,
+            0.1,
+            "rad",
+            "largest angle change of a steepest-descent step (no curvature pairs yet)",
+            minimum=0.0,
+        ),
+        Parameter(
+            "power_schedule",
+            str,
+            "alternating",
+            help="powers by the power slot between phase blocks, or ascended with the phases",
+            choices=POWER_SCHEDULES,
+        ),
     )
 
+    @property
+    def settings(self) -> AscentSettings:
+        return AscentSettings(
+            rounds=self.max_outer_iterations,
+            iterations_per_round=self.inner_iterations,
+            memory=self.memory,
+            first_step_rad=self.first_step_rad,
+            tolerance=self.tolerance,
+            power_schedule=self.power_schedule,
+        )
+
     def optimise(self, link, allocator, rng):
-        tx, rx = link.random_phases(rng)
-        powers = np.full(link.antennas, link.budget_w / link.antennas)
-        return self.maximise_from(link, allocator, tx, rx, powers, rng)
+        return self.optimise_block(LinkBlock.of_links([link]), allocator, [rng])[0]
+
+    def optimise_block(self, block, allocator, rngs):
+        starts = [block.link(b).random_phases(rng) for b, rng in enumerate(rngs)]
+        tx = np.stack([start[0] for start in starts])
+        rx = np.stack([start[1] for start in starts])
+        powers = np.full((len(block), block.antennas), block.budget_w / block.antennas)
+        return self.maximise_from(block, allocator, tx, rx, powers)
 
     def maximise_from(
         self,
-        link: HmimoLink,
+        block: LinkBlock,
         allocator: HmimoPowerAllocator,
         tx: np.ndarray,
         rx: np.ndarray,
         powers: np.ndarray,
-        rng: np.random.Generator,
-    ) -> PhaseResult:
-        """Algorithm 1 from the given phases and powers."""
-        trace = [link.rate_bps_hz(tx, rx, powers)]
-        for _ in range(self.max_outer_iterations):
-            tx = self._block(partial(_negative_tx_rate, link, rx, powers), tx, rng)
-            rx = self._block(partial(_negative_rx_rate, link, tx, powers), rx, rng)
-            channel = link.effective_channel(tx, rx)
-            candidate = allocator.allocate(channel, link.noise_w, link.budget_w, initial_w=powers)
-            rate = rate_bps_hz(channel, powers, link.noise_w)
-            candidate_rate = rate_bps_hz(channel, candidate, link.noise_w)
-            if candidate_rate >= rate:
-                powers, rate = candidate, candidate_rate
-            trace.append(rate)
-            if trace[-1] - trace[-2] <= self.tolerance * abs(trace[-2]):
-                break
-        return PhaseResult(tx, rx, powers, len(trace) - 1, tuple(trace))
-
-    def _block(self, cost_and_gradient, start: np.ndarray, rng) -> np.ndarray:
-        """Maximise the rate over one block of phases by RBFGS on the negative rate."""
-        start_cost = cost_and_gradient(start)[0]
-        result = minimise_rlbfgs(
-            cost_and_gradient,
-            start,
-            memory=self.memory,
-            max_iterations=self.inner_iterations,
-            gradient_tolerance=1e-8,
-            rng=rng,
-        )
-        return result.point if result.cost <= start_cost else start
-
-
-def _negative_tx_rate(link: HmimoLink, rx, powers, tx) -> tuple[float, np.ndarray]:
-    rate, grad_tx, _ = link.rate_gradient(tx, rx, powers)
-    return -rate, -grad_tx
-
-
-def _negative_rx_rate(link: HmimoLink, tx, powers, rx) -> tuple[float, np.ndarray]:
-    rate, _, grad_rx = link.rate_gradient(tx, rx, powers)
-    return -rate, -grad_rx
+    ) -> list[PhaseResult]:
+        """Algorithm 1 from the given phases and powers, every trial of the block at once."""
+        result = maximise_rates(block, allocator, tx, rx, powers, self.settings)
+        return [
+            PhaseResult(
+                result.tx[b],
+                result.rx[b],
+                result.powers_w[b],
+                int(result.rounds[b]),
+                tuple(result.rate_trace[: result.rounds[b] + 1, b]),
+            )
+            for b in range(len(block))
+        ]
 
 
 class HybridOptimisation(RateMaximisation):
     """Hybrid, paper 000 Section V: IMin's phases (and powers) initialise RMax.
 
     Runs Algorithm 2 exactly as the ``imin`` optimiser does (random phases from the trial's
-    stream, ``imin_max_sweeps`` sweeps, water-filling), then Algorithm 1 from its phases and
-    powers with the power slot. Since RMax never lowers the rate, Hybrid's rate is at least
-    IMin's (with water-filling) on the same trial. The trace is RMax's.
+    stream, ``imin_max_sweeps`` sweeps, water-filling), then RMax from its phases and powers with
+    the power slot. Since RMax never lowers the rate, Hybrid's rate is at least IMin's (with
+    water-filling) on the same trial. The trace is RMax's.
     """
 
     name = "hybrid"
@@ -111,12 +113,19 @@ class HybridOptimisation(RateMaximisation):
         Parameter("imin_tolerance", float, 1e-4, "1", "IMin relative stop change", minimum=0.0),
     )
 
-    def optimise(self, link, allocator, rng):
+    def optimise_block(self, block, allocator, rngs):
         imin = InterferenceMinimisation(
             max_sweeps=self.imin_max_sweeps, tolerance=self.imin_tolerance
         )
-        start = imin.optimise(link, WaterFilling(), rng)
-        result = self.maximise_from(
-            link, allocator, start.tx_phases, start.rx_phases, start.powers_w, rng
+        starts = [imin.optimise(block.link(b), WaterFilling(), rng) for b, rng in enumerate(rngs)]
+        results = self.maximise_from(
+            block,
+            allocator,
+            np.stack([start.tx_phases for start in starts]),
+            np.stack([start.rx_phases for start in starts]),
+            np.stack([start.powers_w for start in starts]),
         )
-        return replace(result, iterations=start.iterations + result.iterations)
+        return [
+            replace(result, iterations=start.iterations + result.iterations)
+            for start, result in zip(starts, results, strict=True)
+        ]

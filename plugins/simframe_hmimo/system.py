@@ -15,8 +15,10 @@ from simframe_metasurface.geometry import (
 from simframe_metasurface.propagation import stack_hops
 
 from simframe import ComponentKind, Metric, Parameter, Slot, SystemModel
-from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry, HmimoLink
+from simframe_hmimo.backend import BACKENDS, backend_named
+from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry
 from simframe_hmimo.link import rate_bps_hz, sinr, stream_powers
+from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.power import water_filling
 
 PASSIVITY_TOLERANCE = 1e-9
@@ -40,6 +42,13 @@ def trace_name(objective_key: str) -> str:
     return "objective_trace" if objective_key == "rate" else f"{objective_key}_trace"
 
 
+def trace_dim(objective_key: str) -> str:
+    """Dim of an optimiser's trace: ``iteration`` for the rate, ``<key>_iteration`` otherwise
+    (iterations of different objectives, e.g. IMin sweeps and RMax outer iterations, are
+    different axes with different lengths)."""
+    return "iteration" if objective_key == "rate" else f"{objective_key}_iteration"
+
+
 class SimHmimoLink(SystemModel):
     """Point-to-point HMIMO link with a stacked intelligent metasurface at TX and RX (paper 000).
 
@@ -51,8 +60,9 @@ class SimHmimoLink(SystemModel):
     D/K, the antenna array one spacing in front of layer 1 (spec sim-hmimo.md). The RX SIM is
     the mirror image of the TX SIM, so its hops are the transposed TX-style hops.
 
-    Passivity: for layer spacings below about lambda/2, eq. (1) gives hops with spectral norm
-    above 1 (energy gain). ``warnings()`` says so and every trial records
+    Passivity: for layer gaps of about one wavelength and below, eq. (1) on lambda/2-spaced atoms
+    gives hops with spectral norm above 1 (energy gain: 1.0004 at a gap of lambda, 1.15 at
+    lambda/2, 2.07 at lambda/5). ``warnings()`` says so and every trial records
     ``max_hop_spectral_norm``; ``propagation = { passive = true }`` scales such hops to norm 1.
     """
 
@@ -106,7 +116,16 @@ class SimHmimoLink(SystemModel):
             "noise power sigma^2",
             plausible=(-200.0, -30.0),
         ),
+        Parameter(
+            "backend",
+            str,
+            "numpy",
+            help="array library of the batched hop products (torch: CUDA if available)",
+            choices=BACKENDS,
+        ),
     )
+    trial_block = 20
+    """Trials of a sweep point optimised together (one hop product serves all of them)."""
     slots = {
         "channel": Slot(
             ComponentKind.CHANNEL_MODEL, "correlated_rayleigh", "channel H~ between SIMs"
@@ -120,7 +139,8 @@ class SimHmimoLink(SystemModel):
     optional_outputs = {
         "channel": "the channel H~ between the SIMs (complex, rx_atom x tx_atom)",
         "effective_channel": "the effective channel H (complex, stream x antenna)",
-        "phases": "TX and RX meta-atom coefficients (complex, layer x atom)",
+        "phases": "TX and RX meta-atom coefficients (complex, layer x atom) and the atoms' "
+        "coordinates (m, layer x atom x xyz), enough to rebuild both SIMs",
         "powers": "the stream powers in W",
     }
     references = (
@@ -152,17 +172,37 @@ class SimHmimoLink(SystemModel):
         self.draw_channel = components["channel"].sampler(self.geometry)
         self.noise_w = dbm_to_w(self.noise_power_dbm)
         self.budget_w = dbm_to_w(self.tx_power_dbm)
+        self.array_backend = backend_named(self.backend)
 
     def warnings(self) -> list[str]:
         largest = float(self.hop_spectral_norms.max())
         if largest <= 1.0 + PASSIVITY_TOLERANCE:
             return []
+        spacing_m = self.thickness_m / max(self.tx_layers, self.rx_layers)
         return [
-            f"a SIM hop has spectral norm {largest:.4f} > 1: the modelled layers amplify energy "
-            f"(layer spacing {self.thickness_m / max(self.tx_layers, self.rx_layers):.4g} m vs "
-            f"lambda/2 = {self.geometry.wavelength_m / 2:.4g} m), so part of any rate gain with "
-            "more layers is this gain; set `passive = true` in [propagation] for a passive SIM"
+            f"a SIM hop has spectral norm {largest:.4f} > 1: the modelled layers amplify energy. "
+            f"Eq. (1) on lambda/2-spaced meta-atoms gains energy once adjacent layers are about "
+            f"one wavelength apart or closer, more the closer they are; here they are "
+            f"{spacing_m:.4g} m = {spacing_m / self.geometry.wavelength_m:.2f} lambda apart. "
+            "Part of any rate gain with more layers is this gain; set `passive = true` in "
+            "[propagation] for a passive SIM"
         ]
+
+    def _atom_positions(self) -> dict[str, Metric]:
+        """Meta-atom coordinates of both SIMs, each in its own frame (antennas at z = 0, layer 1
+        nearest them), so that the SIM can be rebuilt from a dataset that holds the phases."""
+        return {
+            f"{side}_atom_position_m": Metric(
+                np.stack(layers),
+                "m",
+                f"{side.upper()} meta-atom coordinates (x, y, z) in the {side.upper()} SIM's frame",
+                (f"{side}_layer", f"{side}_atom", "xyz"),
+            )
+            for side, layers in (
+                ("tx", self.geometry.tx_layers_m),
+                ("rx", self.geometry.rx_layers_m),
+            )
+        }
 
     def estimate_memory_bytes(self) -> int:
         hops = self.tx_layers * self.tx_atoms**2 + self.rx_layers * self.rx_atoms**2
@@ -172,15 +212,41 @@ class SimHmimoLink(SystemModel):
         return self.draw_channel(rng)
 
     def simulate(self, realisation, trial):
-        """Optimise on ``trial.known_channel`` (the estimate, if a plugin gives one); evaluate
-        every metric on the true ``realisation``."""
-        known = realisation if trial.known_channel is None else trial.known_channel
-        link = HmimoLink(self.tx_hops, self.rx_hops, realisation, self.noise_w, self.budget_w)
-        design = link if known is realisation else dataclasses.replace(link, channel=known)
-        power = self.components["power"]
+        """One trial: :meth:`simulate_block` with a block of one."""
+        return self.simulate_block([realisation], [trial])[0]
+
+    def simulate_block(self, realisations, trials):
+        """Optimise the block's trials together on their ``known_channel`` (the estimate, if a
+        plugin gives one) through the phase slot's ``optimise_block``; evaluate every metric of
+        each trial on its true realisation. ``runtime_s`` is the block's optimiser wall time
+        divided evenly over its trials."""
+        known = [
+            realisation if trial.known_channel is None else trial.known_channel
+            for realisation, trial in zip(realisations, trials, strict=True)
+        ]
+        design = LinkBlock(
+            self.tx_hops,
+            self.rx_hops,
+            np.stack(known),
+            self.noise_w,
+            self.budget_w,
+            self.array_backend,
+        )
         start = time.perf_counter()
-        result = self.components["phases"].optimise(design, power, trial.rng)
-        runtime_s = time.perf_counter() - start
+        results = self.components["phases"].optimise_block(
+            design, self.components["power"], [trial.rng for trial in trials]
+        )
+        runtime_s = (time.perf_counter() - start) / len(trials)
+        return [
+            self._trial_metrics(realisation, trial, design.link(b), result, runtime_s)
+            for b, (realisation, trial, result) in enumerate(
+                zip(realisations, trials, results, strict=True)
+            )
+        ]
+
+    def _trial_metrics(self, realisation, trial, design, result, runtime_s):
+        link = dataclasses.replace(design, channel=realisation)
+        power = self.components["power"]
         phases = {"tx": result.tx_phases.copy(), "rx": result.rx_phases.copy()}
         trial.phases_configured(phases)
         channel = result.channel_scale * link.effective_channel(phases["tx"], phases["rx"])
@@ -215,7 +281,7 @@ class SimHmimoLink(SystemModel):
                 np.asarray(result.objective_trace, dtype=float),
                 result.objective_units,
                 f"phase optimiser objective: {result.objective_name}",
-                ("iteration",),
+                (trace_dim(result.objective_key),),
             ),
             "max_hop_spectral_norm": Metric(
                 float(self.hop_spectral_norms.max()),
@@ -243,6 +309,7 @@ class SimHmimoLink(SystemModel):
             metrics["rx_phases"] = Metric(
                 phases["rx"], "1", "RX coefficients", ("rx_layer", "rx_atom")
             )
+            metrics.update(self._atom_positions())
         if trial.stores("powers"):
             metrics["powers_w"] = Metric(powers, "W", "stream powers", ("stream",))
         return metrics

@@ -45,6 +45,9 @@ def test_passivity_warning_and_metric_match_the_spec():
     system = make_system(tx_layers=7, rx_layers=7)
     (warning,) = system.warnings()
     assert "1.5720" in warning and "passive" in warning
+    assert (
+        "0.01429 m = 0.29 lambda apart" in warning and "one wavelength apart or closer" in warning
+    )
     metrics = system.simulate(
         system.draw(np.random.default_rng(0)), TrialContext(0, 0, "v", {}, np.random.default_rng(1))
     )
@@ -74,7 +77,7 @@ def test_metrics_units_and_optional_outputs():
     metrics = system.simulate(system.draw(np.random.default_rng(0)), trial)
     assert metrics["rate_bps_hz"].units == "bit/s/Hz"
     assert metrics["sinr"].dims == ("stream",) and metrics["interference_w"].units == "W"
-    assert metrics["off_diagonal_power_trace"].dims == ("iteration",)
+    assert metrics["off_diagonal_power_trace"].dims == ("off_diagonal_power_iteration",)
     assert metrics["runtime_s"].timing
     assert metrics["channel"].values.shape == (9, 16) and np.iscomplexobj(metrics["channel"].values)
     assert metrics["tx_phases"].values.shape == (7, 16)
@@ -83,6 +86,46 @@ def test_metrics_units_and_optional_outputs():
     link = HmimoLink(system.tx_hops, system.rx_hops, metrics["channel"].values, 1e-14, 0.1)
     h = link.effective_channel(metrics["tx_phases"].values, metrics["rx_phases"].values)
     np.testing.assert_allclose(signal, np.abs(np.diag(h)) ** 2 * metrics["powers_w"].values)
+
+
+def test_stored_phases_come_with_atom_coordinates_that_rebuild_the_hops():
+    """The stored coordinates alone give back the hops the phases were optimised for."""
+    system = make_system(tx_atoms=16, rx_atoms=9, tx_layers=3, rx_layers=2)
+    trial = TrialContext(0, 0, "v", {}, np.random.default_rng(1), store=frozenset({"phases"}))
+    metrics = system.simulate(system.draw(np.random.default_rng(0)), trial)
+    tx_positions = metrics["tx_atom_position_m"]
+    assert tx_positions.units == "m" and tx_positions.dims == ("tx_layer", "tx_atom", "xyz")
+    assert tx_positions.values.shape == (3, 16, 3)
+    assert metrics["rx_atom_position_m"].values.shape == (2, 9, 3)
+    wavelength = system.geometry.wavelength_m
+    rebuilt = RayleighSommerfeldPropagation().hop(
+        tx_positions.values[0], tx_positions.values[1], wavelength, wavelength**2 / 4
+    )
+    np.testing.assert_allclose(rebuilt, system.tx_hops[1])
+
+
+def test_blocks_give_each_trial_what_it_gets_alone():
+    """simulate_block on three trials equals simulate per trial (Hybrid, a few iterations)."""
+    from simframe_hmimo.rmax import HybridOptimisation
+
+    system = make_system(
+        phases=HybridOptimisation(max_outer_iterations=2, inner_iterations=3, imin_max_sweeps=1),
+        tx_atoms=9,
+        rx_atoms=9,
+        tx_layers=2,
+        rx_layers=2,
+    )
+    channels = [system.draw(np.random.default_rng(seed)) for seed in range(3)]
+
+    def trial(index):
+        return TrialContext(0, index, "v", {}, np.random.default_rng([5, index]))
+
+    together = system.simulate_block(channels, [trial(i) for i in range(3)])
+    for index, channel in enumerate(channels):
+        alone = system.simulate(channel, trial(index))
+        assert together[index]["rate_bps_hz"].values == pytest.approx(
+            alone["rate_bps_hz"].values, rel=1e-9
+        )
 
 
 def test_digital_benchmark_is_water_filling_over_singular_values():
@@ -106,3 +149,29 @@ def test_phase_hooks_see_and_can_change_the_phases():
     )
     metrics = system.simulate(system.draw(np.random.default_rng(0)), trial)
     assert set(np.unique(metrics["tx_phases"].values)) <= {1 + 0j, -1 + 0j}
+
+
+def test_torch_backend_gives_the_numpy_rates():
+    """``backend = "torch"`` (where installed) optimises to the same rates within 1e-6."""
+    pytest.importorskip("torch")
+    from simframe_hmimo.rmax import RateMaximisation
+
+    rates = {}
+    for backend in ("numpy", "torch"):
+        system = make_system(
+            phases=RateMaximisation(max_outer_iterations=2, inner_iterations=3),
+            tx_atoms=9,
+            rx_atoms=9,
+            tx_layers=2,
+            rx_layers=2,
+            backend=backend,
+        )
+        channel = system.draw(np.random.default_rng(0))
+        trial = TrialContext(0, 0, "v", {}, np.random.default_rng(1))
+        rates[backend] = float(system.simulate(channel, trial)["rate_bps_hz"].values)
+    assert rates["torch"] == pytest.approx(rates["numpy"], rel=1e-6)
+
+
+def test_unknown_backend_is_refused_at_load():
+    with pytest.raises(ParameterError):
+        make_system(backend="jax")

@@ -1,0 +1,182 @@
+"""A block of trials of one sweep point: shared hops, one channel ``H~`` per trial (batched link).
+
+Every trial of a sweep point has the same SIM hops; only ``H~`` (and the phases) differ. The
+fields of all trials are therefore stacked side by side, ``N x (B S)``, so that one hop
+multiplies every trial's field in a single product; the channel ``H~`` is a batched product
+``(B, M, N) @ (B, N, S)``. The adjoint pass (Theorem 1) is batched the same way, with the
+conjugate-transposed hops formed once per block rather than once per evaluation. Rates and
+gradients of a trial equal those of :class:`~simframe_hmimo.interfaces.HmimoLink` for that
+trial to round-off, whichever trials share the block.
+
+Layouts: phases ``(B, L, N)`` / ``(B, K, M)`` complex, powers ``(B, S)`` W. Fields inside are
+``(atoms, B, S)`` so that the hop products need no copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from simframe_hmimo.backend import Backend
+from simframe_hmimo.interfaces import HmimoLink, SimShapes
+from simframe_hmimo.link import rate_channel_gradient, rate_power_gradient, rates_bps_hz
+
+
+@dataclass(frozen=True)
+class RateGradients:
+    """Rate eq. (5) per trial and its gradients (Theorem 1 for the phases).
+
+    ``tx``/``rx`` are Euclidean gradients ``dR/dRe(theta) + 1j dR/dIm(theta)`` (the convention of
+    :meth:`HmimoLink.rate_gradient`); ``powers`` is ``dR/dp`` in bit/s/Hz per W.
+    """
+
+    rates_bps_hz: np.ndarray
+    tx: np.ndarray
+    rx: np.ndarray
+    powers: np.ndarray
+
+
+@dataclass(frozen=True)
+class LinkBlock(SimShapes):
+    """Trials of one sweep point as a phase optimiser sees them (see :class:`HmimoLink`).
+
+    ``channels`` is ``(B, M, N)``, one ``H~`` per trial (what the optimiser may design on);
+    ``tx_hops``/``rx_hops``, ``noise_w`` and ``budget_w`` are shared. ``backend`` says where the
+    hop products run; arguments and results are numpy arrays either way.
+    """
+
+    tx_hops: tuple[np.ndarray, ...]
+    rx_hops: tuple[np.ndarray, ...]
+    channels: np.ndarray
+    noise_w: float
+    budget_w: float
+    backend: Backend = field(default_factory=Backend)
+
+    @classmethod
+    def of_links(cls, links: list[HmimoLink], backend: Backend | None = None) -> LinkBlock:
+        """The block of ``links``, which must share hops, noise and budget."""
+        first = links[0]
+        for link in links[1:]:
+            if (
+                link.tx_hops is not first.tx_hops
+                or link.rx_hops is not first.rx_hops
+                or link.noise_w != first.noise_w
+                or link.budget_w != first.budget_w
+            ):
+                raise ValueError("the links of a block must share hops, noise and budget")
+        return cls(
+            first.tx_hops,
+            first.rx_hops,
+            np.stack([link.channel for link in links]),
+            first.noise_w,
+            first.budget_w,
+            backend or Backend(),
+        )
+
+    def __len__(self) -> int:
+        return len(self.channels)
+
+    def link(self, trial: int) -> HmimoLink:
+        """The per-trial link of trial ``trial`` of the block."""
+        return HmimoLink(
+            self.tx_hops, self.rx_hops, self.channels[trial], self.noise_w, self.budget_w
+        )
+
+    @cached_property
+    def _operators(self) -> dict[str, Any]:
+        """Hops, their conjugate transposes and the channels on the backend, formed once."""
+        to = self.backend.asarray
+        return {
+            "tx": [to(hop) for hop in self.tx_hops],
+            "tx_h": [to(np.ascontiguousarray(hop.conj().T)) for hop in self.tx_hops],
+            "rx": [to(hop) for hop in self.rx_hops],
+            "rx_h": [to(np.ascontiguousarray(hop.conj().T)) for hop in self.rx_hops],
+            "channels": to(self.channels),
+            "channels_h": to(np.ascontiguousarray(self.channels.conj().swapaxes(1, 2))),
+        }
+
+    def _propagate(self, tx, rx, rows) -> tuple[list[Any], list[Any], Any]:
+        """Fields ``(atoms, b, S)`` at TX layers 1..L and RX layers 1..K; ``H`` ``(b, S, S)``."""
+        ops, xp = self._operators, self.backend.xp
+        trials, antennas = tx.shape[0], self.antennas
+        first = ops["tx"][0]
+        tx_fields = [xp.broadcast_to(first[:, None, :], (first.shape[0], trials, antennas))]
+        for layer in range(1, len(ops["tx"])):
+            field_in = (tx[:, layer - 1].T[:, :, None] * tx_fields[-1]).reshape(
+                -1, trials * antennas
+            )
+            tx_fields.append((ops["tx"][layer] @ field_in).reshape(-1, trials, antennas))
+        v_t = tx[:, -1].T[:, :, None] * tx_fields[-1]
+        channels = ops["channels"] if rows is None else ops["channels"][rows]
+        at_rx = (channels @ v_t.swapaxes(0, 1)).swapaxes(0, 1)
+        rx_fields = [at_rx]
+        for layer in range(len(ops["rx"]) - 1, -1, -1):
+            field_in = (rx[:, layer].T[:, :, None] * rx_fields[-1]).reshape(-1, trials * antennas)
+            rx_fields.append((ops["rx"][layer] @ field_in).reshape(-1, trials, antennas))
+        effective = rx_fields.pop().swapaxes(0, 1)
+        return tx_fields, rx_fields[::-1], effective
+
+    def _phases(self, tx: np.ndarray, rx: np.ndarray) -> tuple[Any, Any]:
+        return self.backend.asarray(tx), self.backend.asarray(rx)
+
+    def effective_channels(
+        self, tx: np.ndarray, rx: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``H = V_R H~ V_T`` per trial, ``(b, S, S)`` (eq. (4)); ``rows`` picks trials."""
+        tx_b, rx_b = self._phases(tx, rx)
+        return self.backend.to_numpy(self._propagate(tx_b, rx_b, rows)[2])
+
+    def rates_bps_hz(
+        self, tx: np.ndarray, rx: np.ndarray, powers_w: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Eq. (5) per trial."""
+        return rates_bps_hz(self.effective_channels(tx, rx, rows), powers_w, self.noise_w)
+
+    def rate_gradients(
+        self, tx: np.ndarray, rx: np.ndarray, powers_w: np.ndarray, rows: np.ndarray | None = None
+    ) -> RateGradients:
+        """Rates and gradients of the trials ``rows`` (all when ``None``) by one batched forward
+        and one batched adjoint pass (Theorem 1; see :func:`simframe_hmimo.link.backpropagate`).
+        """
+        ops, backend = self._operators, self.backend
+        tx_b, rx_b = self._phases(tx, rx)
+        tx_fields, rx_fields, effective_b = self._propagate(tx_b, rx_b, rows)
+        effective = backend.to_numpy(effective_b)
+        g = backend.asarray(rate_channel_gradient(effective, powers_w, self.noise_w))
+        trials, antennas = tx.shape[0], self.antennas
+
+        def layer_gradient(adjoint, forward):
+            return backend.xp.einsum("nbs,nbs->bn", adjoint, forward.conj())
+
+        rx_conj, tx_conj = rx_b.conj(), tx_b.conj()
+        grad_rx = []
+        adjoint = (ops["rx_h"][0] @ g.swapaxes(0, 1).reshape(antennas, -1)).reshape(
+            -1, trials, antennas
+        )
+        for layer in range(len(ops["rx"])):
+            grad_rx.append(layer_gradient(adjoint, rx_fields[layer]))
+            continued = rx_conj[:, layer].T[:, :, None] * adjoint
+            if layer + 1 < len(ops["rx"]):
+                adjoint = (
+                    ops["rx_h"][layer + 1] @ continued.reshape(-1, trials * antennas)
+                ).reshape(-1, trials, antennas)
+        channels_h = ops["channels_h"] if rows is None else ops["channels_h"][rows]
+        adjoint = (channels_h @ continued.swapaxes(0, 1)).swapaxes(0, 1)
+        grad_tx = [None] * len(ops["tx"])
+        for layer in range(len(ops["tx"]) - 1, -1, -1):
+            grad_tx[layer] = layer_gradient(adjoint, tx_fields[layer])
+            if layer > 0:
+                continued = (tx_conj[:, layer].T[:, :, None] * adjoint).reshape(
+                    -1, trials * antennas
+                )
+                adjoint = (ops["tx_h"][layer] @ continued).reshape(-1, trials, antennas)
+        xp = backend.xp
+        return RateGradients(
+            rates_bps_hz(effective, powers_w, self.noise_w),
+            backend.to_numpy(xp.stack(grad_tx, 1)),
+            backend.to_numpy(xp.stack(grad_rx, 1)),
+            rate_power_gradient(effective, powers_w, self.noise_w),
+        )

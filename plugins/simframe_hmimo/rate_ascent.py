@@ -1,0 +1,180 @@
+"""Rate maximisation over a block of trials: L-BFGS on the meta-atom angles (and power logits).
+
+The objective is eq. (5). The phases of all TX and RX layers are one point of the torus
+``(S^1)^(L N + K M)`` and are updated together by the block L-BFGS of
+:mod:`simframe_metasurface.torus_lbfgs` (Riemannian L-BFGS with exact retraction and parallel
+transport, i.e. L-BFGS on the angles), with the gradients of Theorem 1 from one batched adjoint
+pass (:class:`~simframe_hmimo.link_block.LinkBlock`). Powers are updated either
+
+* ``"joint"``: together with the phases, as ``p = P_t softmax(a)`` with logits ``a`` appended to
+  the angles (the budget holds by construction, all powers stay positive), then polished by the
+  power slot at the end of every round; or
+* ``"alternating"``: by the power slot between rounds of phase iterations (paper 000
+  Algorithm 1, but with the TX and RX phases in one block).
+
+A round is ``iterations_per_round`` L-BFGS iterations followed by the power slot; a power step
+that would lower the rate is not taken, so the rate never falls between rounds. The curvature
+memory is kept from round to round (the cost changes only through the powers).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from simframe_metasurface.torus_lbfgs import CurvatureMemory, minimise_lbfgs_block
+
+from simframe_hmimo.interfaces import HmimoPowerAllocator
+from simframe_hmimo.link import rates_bps_hz
+from simframe_hmimo.link_block import LinkBlock
+
+POWER_SCHEDULES = ("joint", "alternating")
+
+
+@dataclass(frozen=True)
+class AscentSettings:
+    """How :func:`maximise_rates` runs (see the module docstring)."""
+
+    rounds: int = 10
+    iterations_per_round: int = 50
+    memory: int = 10
+    first_step_rad: float = 0.1
+    tolerance: float = 1e-4
+    power_schedule: str = "alternating"
+
+
+@dataclass(frozen=True)
+class AscentResult:
+    tx: np.ndarray
+    rx: np.ndarray
+    powers_w: np.ndarray
+    rate_trace: np.ndarray
+    """``(rounds + 1, B)``: the rate at the start and after every round (repeated once a trial
+    stopped)."""
+    rounds: np.ndarray
+    """``(B,)`` rounds each trial ran."""
+    evaluations: np.ndarray
+    """``(B,)`` rate-and-gradient evaluations each trial cost."""
+    elapsed_s: np.ndarray
+    """``(rounds + 1,)`` wall time since the start at each entry of ``rate_trace``."""
+
+
+def softmax_powers(logits: np.ndarray, budget_w: float) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return budget_w * shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def power_logits(powers_w: np.ndarray) -> np.ndarray:
+    """Logits whose softmax gives ``powers_w`` (zero powers get a large negative logit)."""
+    return np.log(np.maximum(powers_w, 1e-12 * powers_w.max(axis=-1, keepdims=True)))
+
+
+class _Objective:
+    """Negative rate of the block as a function of the angles (and power logits)."""
+
+    def __init__(self, block: LinkBlock, powers_w: np.ndarray, joint: bool) -> None:
+        self.block, self.powers_w, self.joint = block, powers_w, joint
+        (self.layers_tx, self.atoms_tx), (self.layers_rx, self.atoms_rx) = (
+            block.tx_shape,
+            block.rx_shape,
+        )
+        self.tx_size = self.layers_tx * self.atoms_tx
+        self.rx_size = self.layers_rx * self.atoms_rx
+
+    def coordinates(self, tx: np.ndarray, rx: np.ndarray, powers_w: np.ndarray) -> np.ndarray:
+        parts = [np.angle(tx).reshape(len(tx), -1), np.angle(rx).reshape(len(rx), -1)]
+        if self.joint:
+            parts.append(power_logits(powers_w))
+        return np.concatenate(parts, axis=1)
+
+    def unpack(self, x: np.ndarray, rows: np.ndarray):
+        end = self.tx_size + self.rx_size
+        tx = np.exp(1j * x[:, : self.tx_size]).reshape(-1, self.layers_tx, self.atoms_tx)
+        rx = np.exp(1j * x[:, self.tx_size : end]).reshape(-1, self.layers_rx, self.atoms_rx)
+        powers = (
+            softmax_powers(x[:, end:], self.block.budget_w) if self.joint else self.powers_w[rows]
+        )
+        return tx, rx, powers
+
+    def __call__(self, x: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tx, rx, powers = self.unpack(x, rows)
+        result = self.block.rate_gradients(tx, rx, powers, rows)
+        parts = [
+            np.imag(result.tx * tx.conj()).reshape(len(x), -1),
+            np.imag(result.rx * rx.conj()).reshape(len(x), -1),
+        ]
+        if self.joint:
+            weighted = result.powers * powers
+            parts.append(
+                weighted - powers * weighted.sum(axis=1, keepdims=True) / powers.sum(1)[:, None]
+            )
+        return -result.rates_bps_hz, -np.concatenate(parts, axis=1)
+
+
+def maximise_rates(
+    block: LinkBlock,
+    allocator: HmimoPowerAllocator,
+    tx: np.ndarray,
+    rx: np.ndarray,
+    powers_w: np.ndarray,
+    settings: AscentSettings,
+) -> AscentResult:
+    """Maximise eq. (5) for every trial of ``block`` from the given phases and powers."""
+    if settings.power_schedule not in POWER_SCHEDULES:
+        raise ValueError(f"power_schedule must be one of {POWER_SCHEDULES}")
+    objective = _Objective(block, powers_w.copy(), settings.power_schedule == "joint")
+    x = objective.coordinates(tx, rx, powers_w)
+    trials = len(block)
+    memory = CurvatureMemory.empty(trials, settings.memory, x.shape[1])
+    rates = block.rates_bps_hz(tx, rx, powers_w)
+    trace = [rates.copy()]
+    active = np.ones(trials, dtype=bool)
+    rounds = np.zeros(trials, dtype=int)
+    evaluations = np.ones(trials, dtype=int)
+    started = time.perf_counter()
+    elapsed = [0.0]
+    for _ in range(settings.rounds):
+        if not active.any():
+            break
+        result = minimise_lbfgs_block(
+            objective,
+            x,
+            memory=memory,
+            max_iterations=settings.iterations_per_round,
+            first_step=settings.first_step_rad,
+            active=active,
+        )
+        evaluations += result.evaluations
+        x = result.point
+        tx_now, rx_now, powers_now = objective.unpack(x, np.arange(trials))
+        powers_now, rates_now = _power_step(block, allocator, tx_now, rx_now, powers_now, active)
+        if objective.joint:
+            x[active, -block.antennas :] = power_logits(powers_now[active])
+        else:
+            objective.powers_w[active] = powers_now[active]
+        new_rates = np.where(active, rates_now, rates)
+        evaluations[active] += 1
+        rounds[active] += 1
+        active &= new_rates - rates > settings.tolerance * np.abs(rates)
+        rates = new_rates
+        trace.append(rates.copy())
+        elapsed.append(time.perf_counter() - started)
+    tx, rx, powers_w = objective.unpack(x, np.arange(trials))
+    return AscentResult(tx, rx, powers_w, np.array(trace), rounds, evaluations, np.array(elapsed))
+
+
+def _power_step(block, allocator, tx, rx, powers_w, active) -> tuple[np.ndarray, np.ndarray]:
+    """The power slot per active trial, started from the current powers and kept if not worse
+    (one forward pass for the block); returns the powers and the rates with them."""
+    channels = block.effective_channels(tx, rx)
+    rates = rates_bps_hz(channels, powers_w, block.noise_w)
+    result = powers_w.copy()
+    for trial in np.flatnonzero(active):
+        candidate = allocator.allocate(
+            channels[trial], block.noise_w, block.budget_w, initial_w=powers_w[trial]
+        )
+        candidate_rate = rates_bps_hz(channels[trial], candidate, block.noise_w)
+        if candidate_rate >= rates[trial]:
+            result[trial], rates[trial] = candidate, candidate_rate
+    return result, rates
