@@ -57,9 +57,16 @@ class CellFreeStepSearch(CellFreePhaseOptimiser):
     name = "cellfree_step_search"
     parameters = (
         Parameter("initial_step_rad", float, np.pi / 4, "rad", "first phase step", minimum=1e-6),
-        Parameter("min_step_rad", float, np.pi / 32, "rad", "stop below this step", minimum=1e-9),
-        Parameter("max_sweeps", int, 8, "", "cap on sweeps over all layers", minimum=1),
-        Parameter("tolerance", float, 1e-4, "1", "relative gain that counts", minimum=0.0),
+        Parameter("min_step_rad", float, np.pi / 64, "rad", "stop below this step", minimum=1e-9),
+        Parameter("max_sweeps", int, 30, "", "cap on sweeps over all layers", minimum=1),
+        Parameter(
+            "tolerance",
+            float,
+            1e-3,
+            "1",
+            "relative sweep gain below which the step halves",
+            minimum=0.0,
+        ),
         Parameter("layer_passes", int, 1, "", "cap on passes per layer visit", minimum=1),
     )
 
