@@ -292,9 +292,9 @@ class CellFreeGradientDesign(CellFreePhaseOptimiser):
             "temperature t of the soft minimum -t log sum exp(-SE/t)",
             minimum=1e-6,
         ),
-        Parameter("tolerance", float, 1e-4, "1", "relative gain of a round that counts", minimum=0),
-        Parameter("window", int, 20, "", "iterations per round (tolerance check)", minimum=1),
-        Parameter("max_iterations", int, 400, "", "cap on L-BFGS iterations", minimum=1),
+        Parameter("tolerance", float, 5e-4, "1", "relative gain of a round that counts", minimum=0),
+        Parameter("window", int, 50, "", "iterations per round (tolerance check)", minimum=1),
+        Parameter("max_iterations", int, 1000, "", "cap on L-BFGS iterations", minimum=1),
         Parameter("memory", int, 10, "", "L-BFGS memory (pairs)", minimum=1),
     )
 
