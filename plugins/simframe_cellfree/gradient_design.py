@@ -160,6 +160,14 @@ def objective_and_terms_gradient(
     return value, TermsGradient(gain, noncoherent, coherent)
 
 
+def mixed(weights: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """``sum_i weights[..., k, i] matrices[..., i, :, :]`` ``(..., K, N, N)`` as one matmul."""
+    n = matrices.shape[-1]
+    flat = matrices.reshape(*matrices.shape[:-2], n * n)
+    product = weights @ flat
+    return product.reshape(*product.shape[:-1], n, n)
+
+
 def statistics_gradient(
     stats: ChannelStatistics,
     est: Estimation,
@@ -170,31 +178,31 @@ def statistics_gradient(
 
     ``gbar``: ``dF/dRe + j dF/dIm``; ``R``: the matrix ``Y_lk`` with ``dF = Re tr(Y_lk dR_lk)``.
     Reverse mode through ``Psi_k = sum_{i in P_k} p_i tau_p R_i + I``, ``P_k = Psi_k^{-1}``,
-    ``Rhat_k = p_k tau_p R_k P_k R_k`` and the terms of the spec (per AP, batched).
+    ``Rhat_k = p_k tau_p R_k P_k R_k`` and the terms of the spec (per AP, batched; the
+    equations are in docs/physics/cellfree-gradient.md).
     """
     mean, covariance = stats.mean, stats.covariance
     sharing_weights = pilots.sharing * pilots.pilot_power_w[None, :] * pilots.tau_p
     n = covariance.shape[-1]
-    psi = np.einsum("ki,lixy->lkxy", sharing_weights, covariance) + np.eye(n)
-    psi_inv = np.linalg.inv(psi)
+    psi_inv = np.linalg.inv(mixed(sharing_weights, covariance) + np.eye(n))
     psi_inv_r, rhat = est.psi_inv_covariance, est.estimate_covariance
     estimate_scale = (pilots.pilot_power_w * pilots.tau_p)[:, None, None]
 
     gain_bar = terms_gradient.gain.T  # (L, K)
     gamma_bar = np.moveaxis(terms_gradient.noncoherent, -1, 0)  # (L, K, I)
+    gamma_bar_t = np.swapaxes(gamma_bar, -1, -2)
     others = pilots.sharing & ~np.eye(len(pilots.pilots), dtype=bool)
     amplitude = np.sqrt(np.outer(pilots.pilot_power_w, pilots.pilot_power_w)) * pilots.tau_p
     # c_ki = amplitude tr(R_i P_k R_k): dF = Re(conj(cbar) dc) = Re(trace_bar * d tr(...))
     trace_bar = np.moveaxis(terms_gradient.coherent.conj() * (amplitude * others)[..., None], -1, 0)
 
     outer = mean[..., :, None] * mean.conj()[..., None, :]  # g g^H
-    eye = np.eye(n)
-    rhat_bar = gain_bar[..., None, None] * eye + np.einsum(
-        "lki,lixy->lkxy", gamma_bar, covariance + outer
-    )
-    cov_bar = np.einsum("lki,lkxy->lixy", gamma_bar, rhat + outer)
-    cov_bar += np.einsum("lki,lkxy->lixy", trace_bar, psi_inv_r)
-    weighted_cov = np.einsum("lki,lixy->lkxy", trace_bar, covariance)
+    mixed_covariance = mixed(gamma_bar, covariance)  # sum_i Gamma_bar_ki R_i
+    mixed_estimate = mixed(gamma_bar_t, rhat)  # sum_k Gamma_bar_ki Rhat_k
+    rhat_bar = gain_bar[..., None, None] * np.eye(n) + mixed_covariance + mixed(gamma_bar, outer)
+    cov_bar = mixed_estimate + mixed(gamma_bar_t, outer)
+    cov_bar += mixed(np.swapaxes(trace_bar, -1, -2), psi_inv_r)
+    weighted_cov = mixed(trace_bar, covariance)
     cov_bar += weighted_cov @ psi_inv
     psi_inv_bar = covariance @ weighted_cov
     cov_bar += estimate_scale * (
@@ -202,15 +210,16 @@ def statistics_gradient(
     )
     psi_inv_bar += estimate_scale * (covariance @ rhat_bar @ covariance)
     psi_bar = -psi_inv @ psi_inv_bar @ psi_inv
-    cov_bar += np.einsum("ki,lkxy->lixy", sharing_weights, psi_bar)
+    cov_bar += mixed(sharing_weights.T, psi_bar)
 
+    column = mean[..., None]
     mean_bar = 2.0 * gain_bar[..., None] * mean
-    mean_bar += 2.0 * np.einsum("lki,lixy,lky->lkx", gamma_bar, covariance, mean)
-    mean_bar += 2.0 * np.einsum("lki,lkxy,liy->lix", gamma_bar, rhat, mean)
+    mean_bar += 2.0 * (mixed_covariance @ column)[..., 0]
+    mean_bar += 2.0 * (mixed_estimate @ column)[..., 0]
     cross_bar = gamma_bar * ~np.eye(gamma_bar.shape[-1], dtype=bool)
     cross_bar = cross_bar + np.swapaxes(cross_bar, -1, -2)
-    gram = np.einsum("lmx,ljx->lmj", mean.conj(), mean)  # gbar_m^H gbar_j
-    mean_bar += 2.0 * np.einsum("ljm,lmj,lmx->ljx", cross_bar, gram, mean)
+    gram = mean.conj() @ np.swapaxes(mean, -1, -2)  # [l, m, j] = gbar_m^H gbar_j
+    mean_bar += 2.0 * (cross_bar * np.swapaxes(gram, -1, -2)) @ mean
     return mean_bar, cov_bar
 
 
@@ -224,8 +233,8 @@ def transfer_gradient(
     """
     beta, kappa = problem.fading.gain, problem.fading.rician_factor
     los_mean = np.sqrt(beta * kappa / (kappa + 1))[..., None] * problem.los
-    gradient = np.einsum("lkm,lkn->lmn", los_mean.conj(), mean_bar)
-    spatial_bar = np.einsum("lk,lkxy->lxy", beta / (kappa + 1), cov_bar)
+    gradient = np.swapaxes(los_mean.conj(), -1, -2) @ mean_bar
+    spatial_bar = mixed((beta / (kappa + 1))[:, None, :], cov_bar)[:, 0]
     correlation = problem.front_end.correlation
     gradient += correlation.conj() @ transfer @ spatial_bar.conj()
     gradient += correlation.T @ transfer @ np.swapaxes(spatial_bar, -1, -2)
