@@ -283,11 +283,12 @@ class CellFreeGradientDesign(CellFreePhaseOptimiser):
 
     Maximises the objective (sum SE, paper eq. (23), or a soft minimum SE) at full power with
     the system's combiner over the product of complex circles ``|theta^q_{l,m}| = 1`` with
-    ``minimise_rlbfgs`` and the analytic gradient of :func:`objective_and_gradient`. The solver
-    runs in rounds of ``window`` iterations from the previous round's point; it stops when a
-    round gains less than ``tolerance`` times the objective, when the solver stops by itself
-    (gradient below 1e-6 or no progress), or after ``max_iterations``. The trace holds the
-    objective at the start and after every iteration.
+    ``minimise_rlbfgs`` and the analytic gradient of the closed form (equations in
+    docs/physics/cellfree-gradient.md). The solver runs in rounds of ``window`` iterations, each
+    from the previous round's point; it stops when a round gains less than ``tolerance`` times
+    the objective, when the solver stops by itself (gradient norm below 1e-6 or no progress),
+    or after ``max_iterations``. The trace holds the objective at the start and after every
+    iteration.
     """
 
     name = "cellfree_gradient"
