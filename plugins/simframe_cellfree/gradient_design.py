@@ -27,13 +27,11 @@ from simframe_metasurface.manifold import minimise_rlbfgs
 from simframe import Parameter
 from simframe_cellfree.closed_form import (
     ChannelStatistics,
-    Estimation,
     PilotSetup,
     SinrTerms,
+    closed_form_terms,
     combining_weights,
-    estimation,
     interference_plus_noise,
-    sinr_terms,
     spectral_efficiency,
 )
 from simframe_cellfree.interfaces import CellFreePhaseOptimiser, PhaseDesign
@@ -169,10 +167,7 @@ def mixed(weights: np.ndarray, matrices: np.ndarray) -> np.ndarray:
 
 
 def statistics_gradient(
-    stats: ChannelStatistics,
-    est: Estimation,
-    pilots: PilotSetup,
-    terms_gradient: TermsGradient,
+    stats: ChannelStatistics, pilots: PilotSetup, terms_gradient: TermsGradient
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradients with respect to ``gbar_lk`` ``(L, K, N)`` and ``R_lk`` ``(L, K, N, N)``.
 
@@ -185,8 +180,9 @@ def statistics_gradient(
     sharing_weights = pilots.sharing * pilots.pilot_power_w[None, :] * pilots.tau_p
     n = covariance.shape[-1]
     psi_inv = np.linalg.inv(mixed(sharing_weights, covariance) + np.eye(n))
-    psi_inv_r, rhat = est.psi_inv_covariance, est.estimate_covariance
+    psi_inv_r = psi_inv @ covariance
     estimate_scale = (pilots.pilot_power_w * pilots.tau_p)[:, None, None]
+    rhat = estimate_scale * (covariance @ psi_inv_r)
 
     gain_bar = terms_gradient.gain.T  # (L, K)
     gamma_bar = np.moveaxis(terms_gradient.noncoherent, -1, 0)  # (L, K, I)
@@ -255,16 +251,15 @@ def objective_and_gradient(
     transfer = layer_fields(hops, coefficients)[-1]
     stats = problem.statistics(transfer)
     pilots = problem.pilot_setup()
-    est = estimation(stats, pilots)
     value, terms_bar = objective_and_terms_gradient(
-        sinr_terms(stats, pilots, est),
+        closed_form_terms(stats, pilots),
         problem.full_power_w,
         problem.combiner,
         objective,
         problem.tau_p,
         problem.tau_c,
     )
-    mean_bar, cov_bar = statistics_gradient(stats, est, pilots, terms_bar)
+    mean_bar, cov_bar = statistics_gradient(stats, pilots, terms_bar)
     g_bar = transfer_gradient(problem, transfer, mean_bar, cov_bar)
     return value, coefficient_gradient(hops, coefficients, g_bar)
 
