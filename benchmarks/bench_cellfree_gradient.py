@@ -1,7 +1,7 @@
 """Gradient phase design (cellfree_gradient) vs Algorithm 2 (cellfree_step_search) at equal time.
 
     python benchmarks/bench_cellfree_gradient.py [--aps 20] [--ues 20] [--antennas 4]
-        [--layers 2] [--atoms 36] [--drops 2] [--sweeps 1,2,4] [--los steering] [--defaults]
+        [--layers 2] [--atoms 36] [--drops 1] [--sweeps 1,2,4] [--los steering] [--defaults]
 
 On the same drops (greedy pilots, random initial phases, statistical CSI, sum SE with LSFD):
 
@@ -137,7 +137,7 @@ def main() -> None:
     parser.add_argument("--antennas", type=int, default=4)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--atoms", type=int, default=36, help="meta-atoms per layer")
-    parser.add_argument("--drops", type=int, default=2)
+    parser.add_argument("--drops", type=int, default=1)
     parser.add_argument("--sweeps", default="1,2,4", help="Algorithm 2 sweep caps, comma-separated")
     parser.add_argument("--los", default="steering", choices=("steering", "uniform"))
     parser.add_argument("--seed", type=int, default=1)
