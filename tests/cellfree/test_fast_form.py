@@ -10,20 +10,7 @@ from simframe_cellfree.ap_sums import pilot_partners, rows_from_terms, sinr_by_a
 from simframe_cellfree.closed_form import COMBINERS, closed_form_terms, sinr
 from simframe_cellfree.eigenbasis import eigen_rows
 
-from .test_closed_form import small_problem
-
-networks = st.fixed_dictionaries(
-    dict(
-        aps=st.integers(1, 5),
-        ues=st.integers(1, 8),
-        antennas=st.integers(1, 4),
-        sim=st.booleans(),
-        layers=st.integers(1, 3),
-        atoms_per_layer=st.sampled_from([1, 4, 6, 9]),
-        tau_p=st.integers(1, 4),
-        los_response=st.sampled_from(["steering", "uniform"]),
-    )
-)
+from .test_closed_form import NETWORKS, small_problem
 
 
 def assert_close(actual, expected, rtol=1e-10):
@@ -33,7 +20,7 @@ def assert_close(actual, expected, rtol=1e-10):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), params=networks)
+@given(seed=st.integers(0, 10_000), params=NETWORKS)
 def test_eigenbasis_terms_rows_and_sums_equal_the_reference_closed_form(seed, params):
     problem, phases = small_problem(seed, **params)
     reference = closed_form_terms(
