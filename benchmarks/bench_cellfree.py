@@ -1,6 +1,7 @@
 """Speed of the SIM-enhanced cell-free uplink (paper 003) against an earlier commit.
 
     python benchmarks/bench_cellfree.py [--reference REV] [--repeats N] [--aps 10 20 40]
+    python benchmarks/bench_cellfree.py --budget-drops 2 [--aps 20]
 
 Prints, for this working tree and for the plugins of git revision ``REV`` (default: 3338963,
 the last commit before the per-AP eigenbasis and per-AP sums; extracted with ``git archive`` to a
@@ -10,6 +11,10 @@ temporary folder and timed in a subprocess with that folder first on ``sys.path`
    network (K = 20 UEs, N = 4, SIM 2 x 36, steering LoS) at each number of APs L;
 2. one sweep of Algorithm 2 (``cellfree_step_search`` with ``max_sweeps = 1``) at each L;
 3. the ratio reference / now of both.
+
+With ``--budget-drops D`` it instead runs Algorithm 2 with its defaults and with 10x its budget
+(10x the sweeps, a 10x smaller tolerance and minimum step) on D drops at the first L, and prints
+the sum SE of both and their ratio (the convergence criterion of docs/physics/cellfree.md).
 
 Timings are medians of wall-clock repeats on whatever machine runs this; on a shared machine
 they are noisy (run it twice). Whole-figure times are in docs/physics/cellfree.md.
@@ -45,33 +50,66 @@ def median_time(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(aps_values: list[int], repeats: int) -> dict[str, dict[int, float]]:
-    """Seconds per closed-form SE and per Algorithm 2 sweep, for whichever simframe_cellfree
-    is first on ``sys.path`` (only API common to both versions is used)."""
+def prepared_problem(aps: int, seed: int):
+    """A drop of the default network with greedy pilots at random initial phases."""
     from simframe_cellfree.network import Cost231RicianNetwork
-    from simframe_cellfree.phases import CellFreeRandomPhases, CellFreeStepSearch
+    from simframe_cellfree.phases import CellFreeRandomPhases
     from simframe_cellfree.pilots import GreedyPilots
     from simframe_cellfree.power import FullPower
     from simframe_cellfree.system import SimCellFreeUplink
     from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 
+    system = SimCellFreeUplink(
+        {
+            "setup": Cost231RicianNetwork(),
+            "propagation": RayleighSommerfeldPropagation(),
+            "pilots": GreedyPilots(),
+            "phases": CellFreeRandomPhases(),
+            "power": FullPower(),
+        },
+        aps=aps,
+        **DEFAULT,
+    )
+    rng = np.random.default_rng(seed)
+    problem = system.problem(system.draw(rng))
+    phases = system.initial_phases(rng)
+    return problem.with_pilots(GreedyPilots().assign(problem, phases, rng)), phases
+
+
+def budget_check(aps: int, drops: int) -> None:
+    """Algorithm 2 at its defaults vs 10x its budget on ``drops`` drops (seeds 11, 12, ...)."""
+    from simframe_cellfree.phases import CellFreeStepSearch
+
+    default = CellFreeStepSearch()
+    tenfold = CellFreeStepSearch(
+        max_sweeps=10 * default.max_sweeps,
+        tolerance=default.tolerance / 10,
+        min_step_rad=default.min_step_rad / 10,
+    )
+    for seed in range(11, 11 + drops):
+        problem, phases = prepared_problem(aps, seed)
+        line = [f"L = {aps}, drop seed {seed}:"]
+        values = []
+        for name, search in (("defaults", default), ("10x budget", tenfold)):
+            start = time.perf_counter()
+            design = search.optimise(problem, phases, None)
+            trace = design.objective_trace
+            values.append(trace[-1])
+            line.append(
+                f"{name} {trace[0]:.2f} -> {trace[-1]:.2f} bit/s/Hz in {len(trace) - 1} sweeps "
+                f"({time.perf_counter() - start:.1f} s);"
+            )
+        print(" ".join(line), f"defaults / 10x = {values[0] / values[1]:.4f}")
+
+
+def measure(aps_values: list[int], repeats: int) -> dict[str, dict[int, float]]:
+    """Seconds per closed-form SE and per Algorithm 2 sweep, for whichever simframe_cellfree
+    is first on ``sys.path`` (only API common to both versions is used)."""
+    from simframe_cellfree.phases import CellFreeStepSearch
+
     result: dict[str, dict[int, float]] = {"closed_form_s": {}, "sweep_s": {}}
     for aps in aps_values:
-        system = SimCellFreeUplink(
-            {
-                "setup": Cost231RicianNetwork(),
-                "propagation": RayleighSommerfeldPropagation(),
-                "pilots": GreedyPilots(),
-                "phases": CellFreeRandomPhases(),
-                "power": FullPower(),
-            },
-            aps=aps,
-            **DEFAULT,
-        )
-        rng = np.random.default_rng(1)
-        problem = system.problem(system.draw(rng))
-        phases = system.initial_phases(rng)
-        problem = problem.with_pilots(GreedyPilots().assign(problem, phases, rng))
+        problem, phases = prepared_problem(aps, seed=1)
         result["closed_form_s"][aps] = median_time(
             lambda p=problem, x=phases: p.se(p.terms(x), p.full_power_w), repeats
         )
@@ -109,8 +147,12 @@ def main() -> None:
     parser.add_argument("--reference", default=REFERENCE, help="git revision to compare with")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--aps", type=int, nargs="+", default=[10, 20, 40])
+    parser.add_argument("--budget-drops", type=int, default=0, help="convergence check instead")
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.budget_drops:
+        budget_check(args.aps[0], args.budget_drops)
+        return
     if args.measure_only:
         print(json.dumps(measure(args.aps, args.repeats)))
         return
