@@ -8,12 +8,13 @@ docs/physics/cellfree-gradient.md):
 1. objective -> closed-form terms ``b_k``, ``Gamma_ki``, ``c_ki`` at the combiner's weights
    ``a_k`` (for LSFD the weights maximise the SINR, so by the envelope theorem they are held
    fixed; for EGCD they are fixed anyway);
-2. terms -> through-SIM statistics ``gbar_lk``, ``R_lk`` through the phase-aware MMSE quantities
-   ``Psi_lk^{-1}`` and ``Rhat_lk``;
-3. statistics -> ``G_l`` (``gbar_lk = G_l^T hbar_lk``, ``R_lk = beta/(kappa+1) G_l^T R G_l^*``);
+2. terms -> through-SIM statistics ``gbar_lk`` and ``S_l = G_l^T R G_l^*`` (every
+   ``R_lk = beta/(kappa+1) S_l``) through the phase-aware MMSE quantities ``Psi_lk^{-1}`` and
+   ``Rhat_lk``, all diagonal in the eigenbasis of ``S_l``;
+3. statistics -> ``G_l`` (``gbar_lk = G_l^T hbar_lk``);
 4. ``G_l`` -> the unit-modulus coefficients of every layer (adjoint pass through the hops).
 
-All of it is batched over APs and UE pairs with einsum/matmul. The optimiser
+All of it is batched over APs and UE pairs with numpy broadcasting, einsum and matmul. The optimiser
 (:class:`CellFreeGradientDesign`) runs ``minimise_rlbfgs`` on the product of complex circles.
 """
 
