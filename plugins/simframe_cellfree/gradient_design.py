@@ -156,13 +156,23 @@ def objective_and_terms_gradient(
     return value, TermsGradient(gain, noncoherent, coherent)
 
 
+def los_mean(problem: UplinkProblem) -> np.ndarray:
+    """``hbar_lk = sqrt(beta kappa/(kappa+1)) a_lk`` over the outer layer ``(L, K, M)`` (spec)."""
+    beta, kappa = problem.fading.gain, problem.fading.rician_factor
+    return np.sqrt(beta * kappa / (kappa + 1))[..., None] * problem.los
+
+
 def spatial_gradient(
-    problem: UplinkProblem, transfer: np.ndarray, terms_gradient: TermsGradient
+    problem: UplinkProblem,
+    transfer: np.ndarray,
+    outer_mean: np.ndarray,
+    terms_gradient: TermsGradient,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradients with respect to ``gbar_lk`` ``(L, K, N)`` and ``S_l = G_l^T R G_l^*`` (L, N, N).
 
-    ``gbar``: ``dF/dRe + j dF/dIm``; ``S``: the matrix ``Y_l`` with ``dF = Re tr(Y_l dS_l)``.
-    Reverse mode through ``R_k = r_k S`` (``r_k = beta_k/(kappa_k+1)``),
+    ``outer_mean`` is :func:`los_mean`. ``gbar``: ``dF/dRe + j dF/dIm``; ``S``: the matrix
+    ``Y_l`` with ``dF = Re tr(Y_l dS_l)``. Reverse mode through ``R_k = r_k S``
+    (``r_k = beta_k/(kappa_k+1)``),
     ``Psi_k = w_k S + I`` (``w_k = tau_p sum_{i in P_k} p_i r_i``), ``P_k = Psi_k^{-1}``,
     ``Rhat_k = p_k tau_p R_k P_k R_k`` and the terms of the spec. Every one of these matrices is
     a function of ``S``, so in the eigenbasis ``S = U diag(lambda) U^H`` of each AP they are
@@ -172,10 +182,9 @@ def spatial_gradient(
     pilots = problem.pilot_setup()
     beta, kappa = problem.fading.gain, problem.fading.rician_factor
     scale = beta / (kappa + 1)  # r_lk
-    los_mean = np.sqrt(beta * kappa / (kappa + 1))[..., None] * problem.los
     eigenvalues, basis = np.linalg.eigh(problem.front_end.spatial_covariance(transfer))
     lam = eigenvalues[:, None, :]  # (L, 1, N)
-    mean = (los_mean @ transfer) @ basis.conj()  # U^H gbar_lk, (L, K, N)
+    mean = (outer_mean @ transfer) @ basis.conj()  # U^H gbar_lk, (L, K, N)
     pilot_weight = scale @ (pilots.sharing * pilots.pilot_power_w * pilots.tau_p).T  # w_lk
     estimate_scale = pilots.pilot_power_w * pilots.tau_p  # rho_k
     shrink = 1.0 / (1.0 + pilot_weight[..., None] * lam)  # diag of P_k
@@ -222,16 +231,18 @@ def spatial_gradient(
 
 
 def transfer_gradient(
-    problem: UplinkProblem, transfer: np.ndarray, mean_bar: np.ndarray, spatial_bar: np.ndarray
+    problem: UplinkProblem,
+    transfer: np.ndarray,
+    outer_mean: np.ndarray,
+    mean_bar: np.ndarray,
+    spatial_bar: np.ndarray,
 ) -> np.ndarray:
     """``dF/dRe G + j dF/dIm G`` ``(L, M, N)`` from the gradients of ``gbar`` and ``S``.
 
     ``gbar_lk = G^T hbar_lk`` gives ``sum_k conj(hbar_lk) gbar_bar_lk^T``; ``S = G^T R G^*``
     gives ``R^* G Y^* + R^T G Y^T``.
     """
-    beta, kappa = problem.fading.gain, problem.fading.rician_factor
-    los_mean = np.sqrt(beta * kappa / (kappa + 1))[..., None] * problem.los
-    gradient = np.swapaxes(los_mean.conj(), -1, -2) @ mean_bar
+    gradient = np.swapaxes(outer_mean.conj(), -1, -2) @ mean_bar
     correlation = problem.front_end.correlation
     gradient += correlation.conj() @ transfer @ spatial_bar.conj()
     gradient += correlation.T @ transfer @ np.swapaxes(spatial_bar, -1, -2)
@@ -259,8 +270,9 @@ def objective_and_gradient(
         problem.tau_p,
         problem.tau_c,
     )
-    mean_bar, spatial_bar = spatial_gradient(problem, transfer, terms_bar)
-    g_bar = transfer_gradient(problem, transfer, mean_bar, spatial_bar)
+    outer_mean = los_mean(problem)
+    mean_bar, spatial_bar = spatial_gradient(problem, transfer, outer_mean, terms_bar)
+    g_bar = transfer_gradient(problem, transfer, outer_mean, mean_bar, spatial_bar)
     return value, coefficient_gradient(hops, coefficients, g_bar)
 
 
