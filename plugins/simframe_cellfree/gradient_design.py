@@ -8,12 +8,13 @@ docs/physics/cellfree-gradient.md):
 1. objective -> closed-form terms ``b_k``, ``Gamma_ki``, ``c_ki`` at the combiner's weights
    ``a_k`` (for LSFD the weights maximise the SINR, so by the envelope theorem they are held
    fixed; for EGCD they are fixed anyway);
-2. terms -> through-SIM statistics ``gbar_lk``, ``R_lk`` through the phase-aware MMSE quantities
-   ``Psi_lk^{-1}`` and ``Rhat_lk``;
-3. statistics -> ``G_l`` (``gbar_lk = G_l^T hbar_lk``, ``R_lk = beta/(kappa+1) G_l^T R G_l^*``);
+2. terms -> through-SIM statistics ``gbar_lk`` and ``S_l = G_l^T R G_l^*`` (every
+   ``R_lk = beta/(kappa+1) S_l``) through the phase-aware MMSE quantities ``Psi_lk^{-1}`` and
+   ``Rhat_lk``, all diagonal in the eigenbasis of ``S_l``;
+3. statistics -> ``G_l`` (``gbar_lk = G_l^T hbar_lk``);
 4. ``G_l`` -> the unit-modulus coefficients of every layer (adjoint pass through the hops).
 
-All of it is batched over APs and UE pairs with einsum/matmul. The optimiser
+All of it is batched over APs and UE pairs with numpy broadcasting, einsum and matmul. The optimiser
 (:class:`CellFreeGradientDesign`) runs ``minimise_rlbfgs`` on the product of complex circles.
 """
 
@@ -26,10 +27,7 @@ from simframe_metasurface.manifold import minimise_rlbfgs
 
 from simframe import Parameter
 from simframe_cellfree.closed_form import (
-    ChannelStatistics,
-    PilotSetup,
     SinrTerms,
-    closed_form_terms,
     combining_weights,
     interference_plus_noise,
     spectral_efficiency,
@@ -158,79 +156,93 @@ def objective_and_terms_gradient(
     return value, TermsGradient(gain, noncoherent, coherent)
 
 
-def mixed(weights: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """``sum_i weights[..., k, i] matrices[..., i, :, :]`` ``(..., K, N, N)`` as one matmul."""
-    n = matrices.shape[-1]
-    flat = matrices.reshape(*matrices.shape[:-2], n * n)
-    product = weights @ flat
-    return product.reshape(*product.shape[:-1], n, n)
+def los_mean(problem: UplinkProblem) -> np.ndarray:
+    """``hbar_lk = sqrt(beta kappa/(kappa+1)) a_lk`` over the outer layer ``(L, K, M)`` (spec)."""
+    beta, kappa = problem.fading.gain, problem.fading.rician_factor
+    return np.sqrt(beta * kappa / (kappa + 1))[..., None] * problem.los
 
 
-def statistics_gradient(
-    stats: ChannelStatistics, pilots: PilotSetup, terms_gradient: TermsGradient
+def spatial_gradient(
+    problem: UplinkProblem,
+    transfer: np.ndarray,
+    outer_mean: np.ndarray,
+    terms_gradient: TermsGradient,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Gradients with respect to ``gbar_lk`` ``(L, K, N)`` and ``R_lk`` ``(L, K, N, N)``.
+    """Gradients with respect to ``gbar_lk`` ``(L, K, N)`` and ``S_l = G_l^T R G_l^*`` (L, N, N).
 
-    ``gbar``: ``dF/dRe + j dF/dIm``; ``R``: the matrix ``Y_lk`` with ``dF = Re tr(Y_lk dR_lk)``.
-    Reverse mode through ``Psi_k = sum_{i in P_k} p_i tau_p R_i + I``, ``P_k = Psi_k^{-1}``,
-    ``Rhat_k = p_k tau_p R_k P_k R_k`` and the terms of the spec (per AP, batched; the
-    equations are in docs/physics/cellfree-gradient.md).
+    ``outer_mean`` is :func:`los_mean`. ``gbar``: ``dF/dRe + j dF/dIm``; ``S``: the matrix
+    ``Y_l`` with ``dF = Re tr(Y_l dS_l)``. Reverse mode through ``R_k = r_k S``
+    (``r_k = beta_k/(kappa_k+1)``),
+    ``Psi_k = w_k S + I`` (``w_k = tau_p sum_{i in P_k} p_i r_i``), ``P_k = Psi_k^{-1}``,
+    ``Rhat_k = p_k tau_p R_k P_k R_k`` and the terms of the spec. Every one of these matrices is
+    a function of ``S``, so in the eigenbasis ``S = U diag(lambda) U^H`` of each AP they are
+    diagonal and the matrix products of the adjoint are elementwise (equations in
+    docs/physics/cellfree-gradient.md).
     """
-    mean, covariance = stats.mean, stats.covariance
-    sharing_weights = pilots.sharing * pilots.pilot_power_w[None, :] * pilots.tau_p
-    n = covariance.shape[-1]
-    psi_inv = np.linalg.inv(mixed(sharing_weights, covariance) + np.eye(n))
-    psi_inv_r = psi_inv @ covariance
-    estimate_scale = (pilots.pilot_power_w * pilots.tau_p)[:, None, None]
-    rhat = estimate_scale * (covariance @ psi_inv_r)
+    pilots = problem.pilot_setup()
+    beta, kappa = problem.fading.gain, problem.fading.rician_factor
+    scale = beta / (kappa + 1)  # r_lk
+    eigenvalues, basis = np.linalg.eigh(problem.front_end.spatial_covariance(transfer))
+    lam = eigenvalues[:, None, :]  # (L, 1, N)
+    mean = (outer_mean @ transfer) @ basis.conj()  # U^H gbar_lk, (L, K, N)
+    pilot_weight = scale @ (pilots.sharing * pilots.pilot_power_w * pilots.tau_p).T  # w_lk
+    estimate_scale = pilots.pilot_power_w * pilots.tau_p  # rho_k
+    shrink = 1.0 / (1.0 + pilot_weight[..., None] * lam)  # diag of P_k
+    filtered = scale[..., None] * lam * shrink  # diag of P_k R_k
+    estimate = estimate_scale[:, None] * scale[..., None] * lam * filtered  # diag of Rhat_k
 
     gain_bar = terms_gradient.gain.T  # (L, K)
     gamma_bar = np.moveaxis(terms_gradient.noncoherent, -1, 0)  # (L, K, I)
-    gamma_bar_t = np.swapaxes(gamma_bar, -1, -2)
     others = pilots.sharing & ~np.eye(len(pilots.pilots), dtype=bool)
     amplitude = np.sqrt(np.outer(pilots.pilot_power_w, pilots.pilot_power_w)) * pilots.tau_p
     # c_ki = amplitude tr(R_i P_k R_k): dF = Re(conj(cbar) dc) = Re(trace_bar * d tr(...))
     trace_bar = np.moveaxis(terms_gradient.coherent.conj() * (amplitude * others)[..., None], -1, 0)
+    gamma_r = gamma_bar @ scale[..., None]  # sum_i Gammabar_ki r_i, (L, K, 1)
+    trace_r = trace_bar @ scale[..., None]  # sum_i C_ki r_i, (L, K, 1)
 
-    outer = mean[..., :, None] * mean.conj()[..., None, :]  # g g^H
-    mixed_covariance = mixed(gamma_bar, covariance)  # sum_i Gamma_bar_ki R_i
-    mixed_estimate = mixed(gamma_bar_t, rhat)  # sum_k Gamma_bar_ki Rhat_k
-    rhat_bar = gain_bar[..., None, None] * np.eye(n) + mixed_covariance + mixed(gamma_bar, outer)
-    cov_bar = mixed_estimate + mixed(gamma_bar_t, outer)
-    cov_bar += mixed(np.swapaxes(trace_bar, -1, -2), psi_inv_r)
-    weighted_cov = mixed(trace_bar, covariance)
-    cov_bar += weighted_cov @ psi_inv
-    psi_inv_bar = covariance @ weighted_cov
-    cov_bar += estimate_scale * (
-        psi_inv_r @ rhat_bar + rhat_bar @ np.swapaxes(psi_inv_r, -1, -2).conj()
+    outer = mean[..., :, None] * mean.conj()[..., None, :]
+    n = mean.shape[-1]
+    flat = gamma_bar @ outer.reshape(*outer.shape[:-2], n * n)
+    rhat_bar = flat.reshape(outer.shape)  # Y_Rhat_k = diag(b_k + gamma_r lambda) + this
+    rhat_bar[..., np.arange(n), np.arange(n)] += gain_bar[..., None] + gamma_r * lam
+    rho_r = (estimate_scale * scale)[..., None, None]
+    scaled_shrink = shrink * lam
+    weight = rho_r * (filtered[..., :, None] + filtered[..., None, :]) - (
+        pilot_weight[..., None, None] * rho_r * scale[..., None, None]
+    ) * (scaled_shrink[..., :, None] * scaled_shrink[..., None, :])
+    spatial_bar = (weight * rhat_bar + gamma_r[..., None] * outer).sum(axis=1)
+    diagonal = (
+        gamma_r * estimate
+        + (2.0 * filtered - pilot_weight[..., None] * scale[..., None] * scaled_shrink**2) * trace_r
     )
-    psi_inv_bar += estimate_scale * (covariance @ rhat_bar @ covariance)
-    psi_bar = -psi_inv @ psi_inv_bar @ psi_inv
-    cov_bar += mixed(sharing_weights.T, psi_bar)
+    spatial_bar[..., np.arange(n), np.arange(n)] += diagonal.sum(axis=1)
+    spatial_bar = basis @ spatial_bar @ np.swapaxes(basis, -1, -2).conj()
 
-    column = mean[..., None]
-    mean_bar = 2.0 * gain_bar[..., None] * mean
-    mean_bar += 2.0 * (mixed_covariance @ column)[..., 0]
-    mean_bar += 2.0 * (mixed_estimate @ column)[..., 0]
+    mean_bar = (
+        2.0
+        * (gain_bar[..., None] + gamma_r * lam + np.swapaxes(gamma_bar, -1, -2) @ estimate)
+        * mean
+    )
     cross_bar = gamma_bar * ~np.eye(gamma_bar.shape[-1], dtype=bool)
     cross_bar = cross_bar + np.swapaxes(cross_bar, -1, -2)
     gram = mean.conj() @ np.swapaxes(mean, -1, -2)  # [l, m, j] = gbar_m^H gbar_j
     mean_bar += 2.0 * (cross_bar * np.swapaxes(gram, -1, -2)) @ mean
-    return mean_bar, cov_bar
+    return mean_bar @ np.swapaxes(basis, -1, -2), spatial_bar
 
 
 def transfer_gradient(
-    problem: UplinkProblem, transfer: np.ndarray, mean_bar: np.ndarray, cov_bar: np.ndarray
+    problem: UplinkProblem,
+    transfer: np.ndarray,
+    outer_mean: np.ndarray,
+    mean_bar: np.ndarray,
+    spatial_bar: np.ndarray,
 ) -> np.ndarray:
-    """``dF/dRe G + j dF/dIm G`` ``(L, M, N)`` from the statistics' gradients.
+    """``dF/dRe G + j dF/dIm G`` ``(L, M, N)`` from the gradients of ``gbar`` and ``S``.
 
-    ``gbar_lk = G^T hbar_lk`` gives ``sum_k conj(hbar_lk) gbar_bar_lk^T``; ``R_lk = r_lk G^T R
-    G^*`` with ``Y_l = sum_k r_lk Y_lk`` gives ``R^* G Y_l^* + R^T G Y_l^T``.
+    ``gbar_lk = G^T hbar_lk`` gives ``sum_k conj(hbar_lk) gbar_bar_lk^T``; ``S = G^T R G^*``
+    gives ``R^* G Y^* + R^T G Y^T``.
     """
-    beta, kappa = problem.fading.gain, problem.fading.rician_factor
-    los_mean = np.sqrt(beta * kappa / (kappa + 1))[..., None] * problem.los
-    gradient = np.swapaxes(los_mean.conj(), -1, -2) @ mean_bar
-    spatial_bar = mixed((beta / (kappa + 1))[:, None, :], cov_bar)[:, 0]
+    gradient = np.swapaxes(outer_mean.conj(), -1, -2) @ mean_bar
     correlation = problem.front_end.correlation
     gradient += correlation.conj() @ transfer @ spatial_bar.conj()
     gradient += correlation.T @ transfer @ np.swapaxes(spatial_bar, -1, -2)
@@ -243,24 +255,24 @@ def objective_and_gradient(
     """The closed-form objective at full power and ``dF/dRe theta + j dF/dIm theta``.
 
     ``coefficients`` are the unit-modulus phase shifts ``exp(j psi)`` of every AP ``(L, Q, M)``;
-    the derivative with respect to the angles is ``Im(gradient * conj(coefficients))``.
+    the derivative with respect to the angles is ``Im(gradient * conj(coefficients))``. The
+    objective comes from the public closed form (``UplinkProblem.terms``).
     """
     if not problem.front_end.has_sim:
         raise ValueError("the gradient phase design needs APs with a SIM (system.sim = true)")
     hops = problem.front_end.hops
     transfer = layer_fields(hops, coefficients)[-1]
-    stats = problem.statistics(transfer)
-    pilots = problem.pilot_setup()
     value, terms_bar = objective_and_terms_gradient(
-        closed_form_terms(stats, pilots),
+        problem.terms(np.angle(coefficients)),
         problem.full_power_w,
         problem.combiner,
         objective,
         problem.tau_p,
         problem.tau_c,
     )
-    mean_bar, cov_bar = statistics_gradient(stats, pilots, terms_bar)
-    g_bar = transfer_gradient(problem, transfer, mean_bar, cov_bar)
+    outer_mean = los_mean(problem)
+    mean_bar, spatial_bar = spatial_gradient(problem, transfer, outer_mean, terms_bar)
+    g_bar = transfer_gradient(problem, transfer, outer_mean, mean_bar, spatial_bar)
     return value, coefficient_gradient(hops, coefficients, g_bar)
 
 
