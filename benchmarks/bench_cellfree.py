@@ -1,46 +1,44 @@
-"""Speed of the SIM-enhanced cell-free uplink (paper 003): closed form, Algorithm 2, max-min.
+"""Speed of the SIM-enhanced cell-free uplink (paper 003) against an earlier commit.
 
-    python benchmarks/bench_cellfree.py [--repeats N] [--sweeps N]
+    python benchmarks/bench_cellfree.py [--reference REV] [--repeats N] [--aps 10 20 40]
+    python benchmarks/bench_cellfree.py --budget-drops 2 [--aps 20]
 
-Prints (1) the closed-form SE time (statistics from phases, estimation, LSFD weights, SE) for the
-default network (L = 20 APs, K = 20 UEs, N = 4, SIM 2 x 36) and its ratio when L, K or M grows,
-(2) the time of one sweep of Algorithm 2 (step search) and of a full run, and (3) of max-min power
-control. Timings are medians of wall-clock repeats on whatever machine runs this.
+Prints, for this working tree and for the plugins of git revision ``REV`` (default: 3338963,
+the last commit before the per-AP eigenbasis and per-AP sums; extracted with ``git archive`` to a
+temporary folder and timed in a subprocess with that folder first on ``sys.path``):
+
+1. the closed-form SE (statistics from phases, estimation, LSFD weights, SE) for the default
+   network (K = 20 UEs, N = 4, SIM 2 x 36, steering LoS) at each number of APs L;
+2. one sweep of Algorithm 2 (``cellfree_step_search`` with ``max_sweeps = 1``) at each L;
+3. the ratio reference / now of both.
+
+With ``--budget-drops D`` it instead runs Algorithm 2 with its defaults and with 10x its budget
+(10x the sweeps, a 10x smaller tolerance and minimum step) on D drops at the first L, and prints
+the sum SE of both and their ratio (the convergence criterion of docs/physics/cellfree.md).
+
+Timings are medians of wall-clock repeats on whatever machine runs this; on a shared machine
+they are noisy (run it twice). Whole-figure times are in docs/physics/cellfree.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
-from simframe_cellfree.network import Cost231RicianNetwork
-from simframe_cellfree.phases import CellFreeRandomPhases, CellFreeStepSearch
-from simframe_cellfree.pilots import GreedyPilots
-from simframe_cellfree.power import FullPower, MaxMinPower
-from simframe_cellfree.system import SimCellFreeUplink
-from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 
-DEFAULT = dict(aps=20, ues=20, antennas=4, layers=2, atoms_per_layer=36)
-
-
-def prepared(**params):
-    system = SimCellFreeUplink(
-        {
-            "setup": Cost231RicianNetwork(),
-            "propagation": RayleighSommerfeldPropagation(),
-            "pilots": GreedyPilots(),
-            "phases": CellFreeRandomPhases(),
-            "power": FullPower(),
-        },
-        **{**DEFAULT, **params},
-    )
-    rng = np.random.default_rng(1)
-    problem = system.problem(system.draw(rng))
-    phases = system.initial_phases(rng)
-    return problem.with_pilots(GreedyPilots().assign(problem, phases, rng)), phases
+REFERENCE = "3338963"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = dict(ues=20, antennas=4, layers=2, atoms_per_layer=36, los_response="steering")
 
 
 def median_time(action: Callable[[], object], repeats: int) -> float:
@@ -52,47 +50,122 @@ def median_time(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def closed_form_time(repeats: int, **params) -> float:
-    problem, phases = prepared(**params)
-    return median_time(lambda: problem.se(problem.terms(phases), problem.full_power_w), repeats)
+def prepared_problem(aps: int, seed: int):
+    """A drop of the default network with greedy pilots at random initial phases."""
+    from simframe_cellfree.network import Cost231RicianNetwork
+    from simframe_cellfree.phases import CellFreeRandomPhases
+    from simframe_cellfree.pilots import GreedyPilots
+    from simframe_cellfree.power import FullPower
+    from simframe_cellfree.system import SimCellFreeUplink
+    from simframe_metasurface.propagation import RayleighSommerfeldPropagation
+
+    system = SimCellFreeUplink(
+        {
+            "setup": Cost231RicianNetwork(),
+            "propagation": RayleighSommerfeldPropagation(),
+            "pilots": GreedyPilots(),
+            "phases": CellFreeRandomPhases(),
+            "power": FullPower(),
+        },
+        aps=aps,
+        **DEFAULT,
+    )
+    rng = np.random.default_rng(seed)
+    problem = system.problem(system.draw(rng))
+    phases = system.initial_phases(rng)
+    return problem.with_pilots(GreedyPilots().assign(problem, phases, rng)), phases
+
+
+def budget_check(aps: int, drops: int) -> None:
+    """Algorithm 2 at its defaults vs 10x its budget on ``drops`` drops (seeds 11, 12, ...)."""
+    from simframe_cellfree.phases import CellFreeStepSearch
+
+    default = CellFreeStepSearch()
+    tenfold = CellFreeStepSearch(
+        max_sweeps=10 * default.max_sweeps,
+        tolerance=default.tolerance / 10,
+        min_step_rad=default.min_step_rad / 10,
+    )
+    for seed in range(11, 11 + drops):
+        problem, phases = prepared_problem(aps, seed)
+        line = [f"L = {aps}, drop seed {seed}:"]
+        values = []
+        for name, search in (("defaults", default), ("10x budget", tenfold)):
+            start = time.perf_counter()
+            design = search.optimise(problem, phases, None)
+            trace = design.objective_trace
+            values.append(trace[-1])
+            line.append(
+                f"{name} {trace[0]:.2f} -> {trace[-1]:.2f} bit/s/Hz in {len(trace) - 1} sweeps "
+                f"({time.perf_counter() - start:.1f} s);"
+            )
+        print(" ".join(line), f"defaults / 10x = {values[0] / values[1]:.4f}")
+
+
+def measure(aps_values: list[int], repeats: int) -> dict[str, dict[int, float]]:
+    """Seconds per closed-form SE and per Algorithm 2 sweep, for whichever simframe_cellfree
+    is first on ``sys.path`` (only API common to both versions is used)."""
+    from simframe_cellfree.phases import CellFreeStepSearch
+
+    result: dict[str, dict[int, float]] = {"closed_form_s": {}, "sweep_s": {}}
+    for aps in aps_values:
+        problem, phases = prepared_problem(aps, seed=1)
+        result["closed_form_s"][aps] = median_time(
+            lambda p=problem, x=phases: p.se(p.terms(x), p.full_power_w), repeats
+        )
+        search = CellFreeStepSearch(max_sweeps=1)
+        result["sweep_s"][aps] = median_time(
+            lambda p=problem, s=search, x=phases: s.optimise(p, x, None),
+            max(1, repeats // 10),
+        )
+    return result
+
+
+def reference_timings(revision: str, aps_values: list[int], repeats: int) -> dict:
+    """:func:`measure` run on the plugins of ``revision`` in a subprocess."""
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "plugins.tar"
+        subprocess.run(
+            ["git", "archive", "-o", str(archive), revision, "plugins"], cwd=ROOT, check=True
+        )
+        with tarfile.open(archive) as tar:
+            tar.extractall(folder, filter="data")
+        env = {**os.environ, "PYTHONPATH": str(Path(folder) / "plugins")}
+        command = [sys.executable, __file__, "--measure-only", "--repeats", str(repeats)]
+        output = subprocess.run(
+            [*command, "--aps", *map(str, aps_values)],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    return {key: {int(k): v for k, v in value.items()} for key, value in json.loads(output).items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--sweeps", type=int, default=8, help="Algorithm 2 sweep cap")
+    parser.add_argument("--reference", default=REFERENCE, help="git revision to compare with")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--aps", type=int, nargs="+", default=[10, 20, 40])
+    parser.add_argument("--budget-drops", type=int, default=0, help="convergence check instead")
+    parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    base = closed_form_time(args.repeats)
-    print(f"closed-form SE, default network {DEFAULT}: {base * 1e3:.2f} ms")
-    for name, values in (
-        ("aps", (10, 40, 80)),
-        ("ues", (10, 40, 80)),
-        ("atoms_per_layer", (16, 64, 100)),
-    ):
-        for value in values:
-            elapsed = closed_form_time(args.repeats, **{name: value})
+    if args.budget_drops:
+        budget_check(args.aps[0], args.budget_drops)
+        return
+    if args.measure_only:
+        print(json.dumps(measure(args.aps, args.repeats)))
+        return
+    now = measure(args.aps, args.repeats)
+    before = reference_timings(args.reference, args.aps, args.repeats)
+    print(f"network {DEFAULT}; reference = {args.reference}")
+    print(f"{'L':>4} {'what':<28} {'reference':>12} {'now':>12} {'ratio':>8}")
+    for key, label in (("closed_form_s", "closed-form SE"), ("sweep_s", "Algorithm 2, one sweep")):
+        for aps in args.aps:
+            old, new = before[key][aps], now[key][aps]
             print(
-                f"  {name} = {value:>3}: {elapsed * 1e3:8.2f} ms  ({elapsed / base:5.2f} x default)"
+                f"{aps:>4} {label:<28} {old * 1e3:>10.1f}ms {new * 1e3:>10.1f}ms {old / new:>7.1f}x"
             )
-
-    problem, phases = prepared()
-    one_sweep = median_time(
-        lambda: CellFreeStepSearch(max_sweeps=1).optimise(problem, phases, None), 3
-    )
-    print(
-        f"Algorithm 2, one sweep over {DEFAULT['aps']} APs x {DEFAULT['layers']} layers "
-        f"({2 * DEFAULT['atoms_per_layer']} candidates each): {one_sweep:.2f} s"
-        f"  ({one_sweep / base:.0f} closed forms)"
-    )
-    start = time.perf_counter()
-    design = CellFreeStepSearch(max_sweeps=args.sweeps).optimise(problem, phases, None)
-    print(
-        f"Algorithm 2, up to {args.sweeps} sweeps: {time.perf_counter() - start:.2f} s, "
-        f"sum SE {design.objective_trace[0]:.2f} -> {design.objective_trace[-1]:.2f} bit/s/Hz"
-    )
-    maxmin = median_time(lambda: MaxMinPower().allocate(problem, design.phases_rad), 3)
-    print(f"max-min power control (bisection + HiGHS LPs, 2 LSFD alternations): {maxmin:.2f} s")
 
 
 if __name__ == "__main__":

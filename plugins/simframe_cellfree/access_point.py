@@ -4,6 +4,11 @@ Paper 003 Section II-A: ``G_l = Theta^Q W^Q ... Theta^2 W^2 Theta^1 W^1`` (``M x
 field on the outer layer to the N antennas as ``g_lk = G_l^T h_lk``. Every AP has the same SIM
 geometry, so the hops ``W^q`` are computed once and shared; only the phases differ per AP.
 Without a SIM (conventional cell-free), ``G_l = I_N`` and the correlation is over the antennas.
+
+Frames (docs/physics/cellfree.md): the SIM is built in its own frame (antennas at z = 0, layer q
+at z = q T / Q) and mounted facing the coverage area: its own z axis points down, so the outer
+layer is the lowest and nearest the UEs. The world frame has z up; the rotation between the two
+is a half turn about x, ``(x, y, z) -> (x, -y, -z)``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import numpy as np
 from simframe_metasurface.correlation import sinc_correlation
 from simframe_metasurface.geometry import layer_stack, uniform_linear_array
 from simframe_metasurface.propagation import PropagationModel, stack_hops
+
+FACING_DOWN = np.diag([1.0, -1.0, -1.0])
+"""Rotation from the SIM's own frame to the world frame (a half turn about x)."""
 
 
 def layer_grid_shape(atoms: int) -> tuple[int, int]:
@@ -32,8 +40,8 @@ class FrontEnd:
     """Shared geometry of every AP's front end.
 
     ``hops`` are ``W^1 (M x N), W^2, ..., W^Q (M x M)`` (empty without a SIM);
-    ``outer_positions_m`` the elements the UE channel impinges on (outer layer, or antennas);
-    ``correlation`` the sinc correlation ``R`` over those elements.
+    ``outer_positions_m`` the elements the UE channel impinges on (outer layer, or antennas),
+    relative to the AP in the world frame; ``correlation`` the sinc correlation ``R`` over them.
     """
 
     hops: tuple[np.ndarray, ...]
@@ -44,6 +52,11 @@ class FrontEnd:
     @property
     def has_sim(self) -> bool:
         return bool(self.hops)
+
+    @property
+    def boresight(self) -> np.ndarray:
+        """World-frame unit normal of the aperture, from the antennas towards the outer layer."""
+        return FACING_DOWN @ np.array([0.0, 0.0, 1.0])
 
     @property
     def layers(self) -> int:
@@ -82,21 +95,25 @@ def build_front_end(
     atoms: int,
     wavelength_m: float,
     atom_spacing_m: float,
+    atom_area_m2: float,
     thickness_m: float,
     propagation: PropagationModel,
 ) -> FrontEnd:
-    """Antennas as a half-wavelength ULA at z = 0; SIM layers at z = q T / Q (q = 1..Q)."""
+    """Antennas as a half-wavelength ULA at z = 0 and SIM layers at z = q T / Q (q = 1..Q) of
+    the SIM's frame, mounted facing down; ``atom_area_m2`` is the A of the hops."""
     antenna_positions = uniform_linear_array(antennas, wavelength_m / 2)
     if not sim:
         return FrontEnd(
-            (), antenna_positions, sinc_correlation(antenna_positions, wavelength_m), antennas
+            (),
+            antenna_positions @ FACING_DOWN.T,
+            sinc_correlation(antenna_positions, wavelength_m),
+            antennas,
         )
     layer_positions = layer_stack(
         atoms, layers, thickness_m, atom_spacing_m, grid=layer_grid_shape(atoms)
     )
     hops = stack_hops(
-        propagation, antenna_positions, layer_positions, wavelength_m, atom_spacing_m**2
+        propagation, antenna_positions, layer_positions, wavelength_m, atom_area_m2
     ).hops
-    return FrontEnd(
-        hops, layer_positions[-1], sinc_correlation(layer_positions[-1], wavelength_m), antennas
-    )
+    outer = layer_positions[-1]
+    return FrontEnd(hops, outer @ FACING_DOWN.T, sinc_correlation(outer, wavelength_m), antennas)

@@ -1,6 +1,7 @@
 """Registration of the built-in cellfree components (paper 003)."""
 
 from simframe import hookimpl
+from simframe_cellfree.gradient_design import CellFreeGradientDesign
 from simframe_cellfree.network import Cost231RicianNetwork
 from simframe_cellfree.phases import CellFreeRandomPhases, CellFreeStepSearch
 from simframe_cellfree.pilots import GreedyPilots, RandomPilots
@@ -25,7 +26,7 @@ def simframe_pilot_schemes():
 
 @hookimpl
 def simframe_phase_optimisers():
-    return [CellFreeRandomPhases, CellFreeStepSearch]
+    return [CellFreeRandomPhases, CellFreeStepSearch, CellFreeGradientDesign]
 
 
 @hookimpl

@@ -14,6 +14,9 @@ from simframe_cellfree.interfaces import SYSTEM
 from simframe_cellfree.network import LargeScaleFading
 from simframe_cellfree.uplink import LOS_RESPONSES, UplinkProblem, los_response
 
+PASSIVITY_TOLERANCE = 1e-3
+"""Relative excess of a hop's spectral norm over 1 that is not reported."""
+
 
 class SimCellFreeUplink(SystemModel):
     """SIM-enhanced cell-free massive MIMO uplink: MR at the APs, LSFD or EGCD at the CPU.
@@ -22,8 +25,10 @@ class SimCellFreeUplink(SystemModel):
     layers x M meta-atoms (``sim = false``: the conventional cell-free baseline, G_l = I_N), K
     single-antenna UEs, tau_p pilots in blocks of tau_c. A trial is one network realisation;
     per trial the system draws random initial phases, assigns pilots (Algorithm 1 or random),
-    designs the phases (Algorithm 2 or random), allocates powers (full or max-min, Algorithm 3)
-    and reports the closed-form UatF SE (eqs. (12)-(14)) per UE for both CPU combiners.
+    designs the phases (Algorithm 2 or random), optionally assigns pilots again at the designed
+    phases (``reassign_pilots``; the paper assigns them once, before the phase design, Section
+    IV), allocates powers (full or max-min, Algorithm 3) and reports the closed-form UatF SE
+    (eqs. (12)-(14)) per UE for both CPU combiners.
     ``combiner`` selects the one the phase and power optimisers target.
     """
 
@@ -56,6 +61,14 @@ class SimCellFreeUplink(SystemModel):
             "atom_spacing_wavelengths", float, 0.5, "1", "meta-atom spacing / lambda", minimum=0.01
         ),
         Parameter(
+            "atom_area_square_wavelengths",
+            float,
+            0.25,
+            "lambda^2",
+            "meta-atom area A / lambda^2 in the Rayleigh-Sommerfeld hops (independent of spacing)",
+            minimum=1e-6,
+        ),
+        Parameter(
             "thickness_wavelengths",
             float,
             5.0,
@@ -79,7 +92,19 @@ class SimCellFreeUplink(SystemModel):
             "combiner", str, "lsfd", "", "CPU combining the optimisers target", choices=COMBINERS
         ),
         Parameter(
-            "los_response", str, "uniform", "", "LoS response over the atoms", choices=LOS_RESPONSES
+            "los_response",
+            str,
+            "steering",
+            "",
+            "LoS response over the atoms: 3-D plane-wave steering, or all ones (comparison only)",
+            choices=LOS_RESPONSES,
+        ),
+        Parameter(
+            "reassign_pilots",
+            bool,
+            False,
+            "",
+            "assign pilots again at the designed phases (the paper assigns them once, before)",
         ),
     )
     slots = {
@@ -115,6 +140,7 @@ class SimCellFreeUplink(SystemModel):
             atoms=self.atoms,
             wavelength_m=self.wavelength_m,
             atom_spacing_m=self.atom_spacing_wavelengths * self.wavelength_m,
+            atom_area_m2=self.atom_area_square_wavelengths * self.wavelength_m**2,
             thickness_m=self.thickness_wavelengths * self.wavelength_m,
             propagation=components["propagation"],
         )
@@ -130,26 +156,35 @@ class SimCellFreeUplink(SystemModel):
         return self.total_atoms // per_sim
 
     def warnings(self) -> list[str]:
+        """A warning when an inter-layer hop amplifies the field by more than
+        ``PASSIVITY_TOLERANCE`` (smaller excesses, e.g. 1.0001 with many thin layers, are the
+        discretisation's, not a physical gain)."""
         if not self.sim or self.layers < 2:
             return []
-        norms = [float(np.linalg.norm(h, 2)) for h in self.front_end.hops[1:]]
-        if max(norms) > 1.0 + 1e-6:
-            return [
-                f"inter-layer hop spectral norm {max(norms):.3f} > 1: the modelled SIM amplifies "
-                "energy (set [propagation] passive = true to scale hops to norm 1)"
-            ]
-        return []
+        norm = max(float(np.linalg.norm(h, 2)) for h in self.front_end.hops[1:])
+        if norm <= 1.0 + PASSIVITY_TOLERANCE:
+            return []
+        return [
+            f"inter-layer hop spectral norm {norm:.4g} exceeds 1 by more than "
+            f"{PASSIVITY_TOLERANCE:g}: the modelled SIM amplifies the field (atom area "
+            f"{self.atom_area_square_wavelengths:g} lambda^2, spacing "
+            f"{self.atom_spacing_wavelengths:g} lambda, layer gap "
+            f"{self.thickness_wavelengths / self.layers:g} lambda); set [propagation] passive = "
+            "true to scale such hops to norm 1"
+        ]
 
     def _memory_terms(self) -> dict[str, int]:
         """Complex entries one trial holds, split by the parameter that drives each term.
 
-        Step-search candidates ``2 M (M N + 3 K^2 L + K L^2)`` and statistics ``4 L K N^2``.
+        Step-search candidates of all APs ``2 M L (M N + K r^2)``, the closed-form terms
+        ``3 L K^2`` and statistics ``4 L K N^2`` (r, the pilot sharers, taken as K / tau_p).
         """
         m, n, k, aps = max(self.atoms, 1), self.antennas, self.ues, self.aps
+        sharers = -(-k // self.tau_p)
         return {
-            "total_atoms" if self.total_atoms else "atoms_per_layer": 2 * m * m * n,
-            "ues": 2 * m * k * k * aps * 3,
-            "aps": 2 * m * k * aps * aps,
+            "total_atoms" if self.total_atoms else "atoms_per_layer": 2 * m * m * n * aps,
+            "ues": 2 * m * aps * k * sharers**2 + 3 * aps * k * k,
+            "aps": 2 * m * aps * k * n,
             "antennas": aps * k * n * n * 4,
         }
 
@@ -194,6 +229,9 @@ class SimCellFreeUplink(SystemModel):
         trial.phases_configured(coefficients)
         if self.sim:
             phases = np.stack([np.angle(coefficients[f"ap{ap}"]) for ap in range(self.aps)])
+        if self.reassign_pilots and self.sim:
+            pilots = self.components["pilots"].assign(problem, phases, trial.rng)
+            problem = problem.with_pilots(pilots)
         start = time.perf_counter()
         power = self.components["power"].allocate(problem, phases)
         power_time = time.perf_counter() - start

@@ -12,30 +12,43 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from simframe_cellfree.access_point import FrontEnd
+from simframe_cellfree.ap_sums import sinr_by_ap_sums
 from simframe_cellfree.closed_form import (
     ChannelStatistics,
     PilotSetup,
     SinrTerms,
-    closed_form_terms,
-    sinr,
     spectral_efficiency,
 )
+from simframe_cellfree.eigenbasis import ScaledStatistics, eigen_terms
 from simframe_cellfree.network import LargeScaleFading
 
-LOS_RESPONSES = ("uniform", "steering")
+LOS_RESPONSES = ("steering", "uniform")
 
 
 def los_response(
     fading: LargeScaleFading, front_end: FrontEnd, wavelength_m: float, kind: str
 ) -> np.ndarray:
-    """LoS response ``a_lk`` over the outer elements ``(L, K, M)``.
+    """LoS response ``a_lk`` over the outer elements ``(L, K, M)`` (spec, Channel).
 
-    ``uniform``: all ones (the paper's far-field assumption); ``steering``: the plane wave from
-    the UE's direction, ``exp(j 2 pi u_lk . r_m / lambda)``.
+    ``steering`` (default): the plane wave from UE k's 3-D direction ``u_lk`` seen from AP l,
+    ``exp(j 2 pi u_lk . r_m / lambda)`` with ``r_m`` the outer elements in the world frame
+    (docs/physics/cellfree.md, Frames); a UE behind a SIM's aperture is refused.
+    ``uniform``: all ones, for comparison only (every UE then has the same LoS direction).
     """
     positions = front_end.outer_positions_m
     if kind == "uniform":
         return np.ones((*fading.gain.shape, len(positions)), dtype=complex)
+    if kind != "steering":
+        raise ValueError(f"unknown LoS response {kind!r}; expected one of {LOS_RESPONSES}")
+    if front_end.has_sim:
+        facing = fading.direction @ front_end.boresight
+        if np.any(facing <= 0.0):
+            ap, ue = np.argwhere(facing <= 0.0)[0]
+            raise ValueError(
+                f"UE {ue} is behind the SIM aperture of AP {ap} (direction "
+                f"{fading.direction[ap, ue]}, SIM boresight {front_end.boresight}): UEs must lie "
+                "below the AP height"
+            )
     return np.exp(2j * np.pi / wavelength_m * np.einsum("lkc,mc->lkm", fading.direction, positions))
 
 
@@ -73,8 +86,9 @@ class UplinkProblem:
             raise ValueError("pilots are not assigned yet")
         return PilotSetup(self.pilots, self.full_power_w, self.tau_p)
 
-    def statistics(self, transfer: np.ndarray, ap: int | None = None) -> ChannelStatistics:
-        """``gbar_lk = sqrt(beta kappa/(kappa+1)) G_l^T a_lk``, ``R_lk = beta/(kappa+1) G^T R G^*``.
+    def scaled_statistics(self, transfer: np.ndarray, ap: int | None = None) -> ScaledStatistics:
+        """The statistics factored per AP: ``S_l = G_l^T R G_l^*``, ``d_lk = G_l^T a_lk`` and the
+        scales ``beta/(kappa+1)`` and ``sqrt(beta kappa/(kappa+1))``.
 
         ``transfer`` is ``(..., L, M, N)`` for all APs, or ``(..., M, N)`` candidates of AP ``ap``
         (the result then has an AP axis of length one).
@@ -83,40 +97,41 @@ class UplinkProblem:
         if ap is not None:
             transfer = transfer[..., None, :, :]
         beta, kappa = self.fading.gain[rows], self.fading.rician_factor[rows]
-        spatial = self.front_end.spatial_covariance(transfer)
-        covariance = (beta / (kappa + 1))[..., None, None] * spatial[..., :, None, :, :]
-        direction = np.einsum("...lmn,lkm->...lkn", transfer, self.los[rows])
-        mean = np.sqrt(beta * kappa / (kappa + 1))[..., None] * direction
-        return ChannelStatistics(mean, covariance)
+        return ScaledStatistics(
+            spatial=self.front_end.spatial_covariance(transfer),
+            direction=self.los[rows] @ transfer,
+            covariance_scale=beta / (kappa + 1),
+            mean_scale=np.sqrt(beta * kappa / (kappa + 1)),
+        )
+
+    def statistics(self, transfer: np.ndarray, ap: int | None = None) -> ChannelStatistics:
+        """``gbar_lk = sqrt(beta kappa/(kappa+1)) G_l^T a_lk``, ``R_lk = beta/(kappa+1) G^T R G^*``.
+
+        ``transfer`` is ``(..., L, M, N)`` for all APs, or ``(..., M, N)`` candidates of AP ``ap``
+        (the result then has an AP axis of length one).
+        """
+        scaled = self.scaled_statistics(transfer, ap)
+        covariance = scaled.covariance_scale[..., None, None] * scaled.spatial[..., :, None, :, :]
+        return ChannelStatistics(scaled.mean_scale[..., None] * scaled.direction, covariance)
 
     def transfer(self, phases_rad: np.ndarray) -> np.ndarray:
         """``G_l`` of every AP ``(L, M, N)`` (``I_N`` per AP without SIM)."""
         return self.front_end.transfer(phases_rad)
 
     def terms(self, phases_rad: np.ndarray) -> SinrTerms:
-        return closed_form_terms(self.statistics(self.transfer(phases_rad)), self.pilot_setup())
+        """The closed-form terms for phases ``(L, Q, M)``, computed in each AP's eigenbasis
+        (equal to ``closed_form_terms(self.statistics(...), self.pilot_setup())`` to round-off;
+        ``coherent`` is complex as there)."""
+        return self.ap_terms(None, self.transfer(phases_rad))
 
-    def ap_terms(self, ap: int, transfer: np.ndarray) -> SinrTerms:
-        """Closed-form terms of AP ``ap`` alone for candidate transfers ``(C, M, N)``."""
-        return closed_form_terms(self.statistics(transfer, ap), self.pilot_setup())
+    def ap_terms(self, ap: int | None, transfer: np.ndarray) -> SinrTerms:
+        """Closed-form terms of AP ``ap`` alone for candidate transfers ``(C, M, N)`` (all APs
+        for ``ap = None`` and transfers ``(..., L, M, N)``)."""
+        terms = eigen_terms(self.scaled_statistics(transfer, ap), self.pilot_setup())
+        return replace(terms, coherent=terms.coherent.astype(complex))
 
     def se(self, terms: SinrTerms, power_w: np.ndarray, combiner: str | None = None) -> np.ndarray:
-        """Per-UE SE (bit/s/Hz), batched over leading axes of ``terms``."""
-        values = sinr(terms, power_w, combiner or self.combiner)
+        """Per-UE SE (bit/s/Hz), batched over leading axes of ``terms`` (LSFD or EGCD weights
+        as :func:`simframe_cellfree.closed_form.sinr`, through the per-AP sums of ``ap_sums``)."""
+        values = sinr_by_ap_sums(terms, power_w, self.pilots, combiner or self.combiner)
         return spectral_efficiency(values, self.tau_p, self.tau_c)
-
-
-def replace_ap(base: SinrTerms, ap_terms: SinrTerms, ap: int) -> SinrTerms:
-    """``base`` with AP ``ap``'s column replaced by each candidate of ``ap_terms`` (batched)."""
-
-    def merged(full: np.ndarray, column: np.ndarray) -> np.ndarray:
-        shape = np.broadcast_shapes(full.shape[:-1], column.shape[:-1]) + full.shape[-1:]
-        out = np.broadcast_to(full, shape).astype(np.result_type(full, column), copy=True)
-        out[..., ap] = column[..., 0]
-        return out
-
-    return SinrTerms(
-        merged(base.gain, ap_terms.gain),
-        merged(base.noncoherent, ap_terms.noncoherent),
-        merged(base.coherent, ap_terms.coherent),
-    )

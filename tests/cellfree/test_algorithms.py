@@ -124,3 +124,42 @@ def test_shadowing_and_path_loss_statistics():
     np.testing.assert_allclose(10 * np.log10(fading.gain), expected_db, atol=0.01)
     assert np.all(fading.distance_m >= 15.0 - 1.65)
     np.testing.assert_allclose(fading.rician_factor, 10 ** (1.3 - 0.003 * fading.distance_m))
+
+
+def test_steering_is_the_default_and_ues_behind_the_aperture_are_refused():
+    model = system(aps=3, ues=4, atoms_per_layer=9)
+    assert model.los_response == "steering"
+    fading = model.draw(np.random.default_rng(0))
+    los = model.problem(fading).los
+    assert not np.allclose(los, los[:, :1])  # UEs have different LoS responses at an AP
+    np.testing.assert_allclose(model.front_end.boresight, [0.0, 0.0, -1.0])
+    above = Cost231RicianNetwork(ue_height_m=20.0).draw(np.random.default_rng(0), 3, 4)
+    with pytest.raises(ValueError, match="behind the SIM aperture"):
+        model.problem(above)
+
+
+def test_atom_area_is_its_own_parameter_and_scales_the_hops():
+    base = system(aps=2, atoms_per_layer=9)
+    wide = system(aps=2, atoms_per_layer=9, atom_spacing_wavelengths=1.0)
+    big = system(aps=2, atoms_per_layer=9, atom_area_square_wavelengths=0.5)
+    # Default area lambda^2 / 4 = spacing^2 at half-wavelength spacing, as before.
+    assert base.atom_area_square_wavelengths == 0.25
+    np.testing.assert_allclose(big.front_end.hops[1], 2 * base.front_end.hops[1])
+    assert np.linalg.norm(wide.front_end.hops[1], 2) < 1.0  # sparser layer, same atoms: lossy
+
+
+def test_passivity_warning_only_for_real_amplification_with_readable_norm():
+    assert system(aps=2, layers=6, atoms_per_layer=36).warnings() == []  # norm 1.0001
+    (warning,) = system(aps=2, atoms_per_layer=36, atom_spacing_wavelengths=0.25).warnings()
+    assert "spectral norm 2.776 exceeds 1" in warning and "passive = true" in warning
+
+
+def test_pilot_reassignment_after_phase_design_is_an_option():
+    search = CellFreeStepSearch(max_sweeps=2)
+    once = run(system(aps=4, ues=8, phases=search, atoms_per_layer=9, tau_p=3))
+    again = run(
+        system(aps=4, ues=8, phases=search, atoms_per_layer=9, tau_p=3, reassign_pilots=True)
+    )
+    assert set(again["pilot"]) == set(range(3))
+    np.testing.assert_array_equal(once["phases"], again["phases"])  # same design, then pilots
+    assert not np.array_equal(once["se_lsfd_bps_hz"], again["se_lsfd_bps_hz"])

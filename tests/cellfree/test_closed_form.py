@@ -101,31 +101,26 @@ def test_single_antenna_without_sim_is_the_rician_cell_free_result(combiner):
     np.testing.assert_allclose(closed, scalar_reference_sinr(problem, power, combiner), rtol=1e-10)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    seed=st.integers(0, 10_000),
-    aps=st.integers(1, 5),
-    ues=st.integers(1, 6),
-    antennas=st.integers(1, 3),
-    sim=st.booleans(),
-    layers=st.integers(1, 3),
-    atoms=st.sampled_from([1, 4, 6, 9]),
-    tau_p=st.integers(1, 4),
-    power_fraction=st.floats(0.0, 1.0),
-)
-def test_lsfd_never_below_egcd_and_se_never_negative(
-    seed, aps, ues, antennas, sim, layers, atoms, tau_p, power_fraction
-):
-    problem, phases = small_problem(
-        seed,
-        aps=aps,
-        ues=ues,
-        antennas=antennas,
-        sim=sim,
-        layers=layers,
-        atoms_per_layer=atoms,
-        tau_p=tau_p,
+NETWORKS = st.fixed_dictionaries(
+    dict(
+        aps=st.integers(1, 5),
+        ues=st.integers(1, 8),
+        antennas=st.integers(1, 4),
+        sim=st.booleans(),
+        layers=st.integers(1, 3),
+        atoms_per_layer=st.sampled_from([1, 4, 6, 9]),
+        tau_p=st.integers(1, 4),
+        los_response=st.sampled_from(["steering", "uniform"]),
     )
+)
+"""Small random networks for the closed form's property tests."""
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), params=NETWORKS, power_fraction=st.floats(0.0, 1.0))
+def test_lsfd_never_below_egcd_and_se_never_negative(seed, params, power_fraction):
+    problem, phases = small_problem(seed, **params)
+    ues = problem.ues
     power = problem.full_power_w * np.random.default_rng(seed).uniform(power_fraction, 1.0, ues)
     terms = problem.terms(phases)
     lsfd, egcd = problem.se(terms, power, "lsfd"), problem.se(terms, power, "egcd")
