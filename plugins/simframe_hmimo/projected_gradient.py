@@ -184,7 +184,7 @@ class ProjectedGradientFit(HmimoPhaseOptimiser):
         return PhaseResult(
             tx,
             rx,
-            self._powers(link, target, scale * link.effective_channel(tx, rx), allocator),
+            self._powers(link, target, tx, rx, scale, allocator),
             len(trace) - 1,
             tuple(trace),
             objective_units="1",
@@ -252,9 +252,14 @@ class ProjectedGradientFit(HmimoPhaseOptimiser):
         self,
         link: HmimoLink,
         target: np.ndarray,
-        channel: np.ndarray,
+        tx_phases: np.ndarray,
+        rx_phases: np.ndarray,
+        scale: float,
         allocator: HmimoPowerAllocator,
     ) -> np.ndarray:
+        """An's water-filling on ``sigma_s(H~)^2``, or the power slot on ``scale * H`` (the
+        effective channel is formed only in that case)."""
         if self.singular_value_power:
             return water_filling(target**2 / link.noise_w, link.budget_w)
+        channel = scale * link.effective_channel(tx_phases, rx_phases)
         return allocator.allocate(channel, link.noise_w, link.budget_w)
