@@ -22,10 +22,9 @@ from dataclasses import replace
 import numpy as np
 from simframe_hmimo.backend import backend_named
 from simframe_hmimo.channel import CorrelatedRayleighChannel
-from simframe_hmimo.imin import InterferenceMinimisation
 from simframe_hmimo.interfaces import HmimoLink
 from simframe_hmimo.link_block import LinkBlock
-from simframe_hmimo.power import WaterFilling, Wmmse
+from simframe_hmimo.power import Wmmse
 from simframe_hmimo.random_phases import RandomPhases
 from simframe_hmimo.rate_ascent import maximise_rates
 from simframe_hmimo.rmax import HybridOptimisation, RateMaximisation
@@ -98,18 +97,7 @@ def starts_for(method: RateMaximisation, block: LinkBlock):
     seconds the start took."""
     rngs = [np.random.default_rng([7, b]) for b in range(len(block))]
     began = time.perf_counter()
-    if isinstance(method, HybridOptimisation):
-        imin = InterferenceMinimisation(
-            max_sweeps=method.imin_max_sweeps, tolerance=method.imin_tolerance
-        )
-        results = [imin.optimise(block.link(b), WaterFilling(), r) for b, r in enumerate(rngs)]
-        tx = np.stack([r.tx_phases for r in results])
-        rx = np.stack([r.rx_phases for r in results])
-        powers = np.stack([r.powers_w for r in results])
-    else:
-        starts = [block.link(b).random_phases(r) for b, r in enumerate(rngs)]
-        tx, rx = np.stack([s[0] for s in starts]), np.stack([s[1] for s in starts])
-        powers = np.full((len(block), block.antennas), block.budget_w / block.antennas)
+    tx, rx, powers = method.starts(block, rngs)
     return tx, rx, powers, time.perf_counter() - began
 
 

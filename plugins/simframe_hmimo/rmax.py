@@ -69,11 +69,18 @@ class RateMaximisation(HmimoPhaseOptimiser):
         return self.optimise_block(LinkBlock.of_links([link]), allocator, [rng])[0]
 
     def optimise_block(self, block, allocator, rngs):
+        return self.maximise_from(block, allocator, *self.starts(block, rngs))
+
+    def starts(
+        self, block: LinkBlock, rngs: list[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """TX phases, RX phases and powers each trial starts from: random phases from the
+        trial's stream, equal powers."""
         starts = [block.link(b).random_phases(rng) for b, rng in enumerate(rngs)]
         tx = np.stack([start[0] for start in starts])
         rx = np.stack([start[1] for start in starts])
         powers = np.full((len(block), block.antennas), block.budget_w / block.antennas)
-        return self.maximise_from(block, allocator, tx, rx, powers)
+        return tx, rx, powers
 
     def maximise_from(
         self,
@@ -114,18 +121,29 @@ class HybridOptimisation(RateMaximisation):
     )
 
     def optimise_block(self, block, allocator, rngs):
-        imin = InterferenceMinimisation(
-            max_sweeps=self.imin_max_sweeps, tolerance=self.imin_tolerance
-        )
-        starts = [imin.optimise(block.link(b), WaterFilling(), rng) for b, rng in enumerate(rngs)]
-        results = self.maximise_from(
-            block,
-            allocator,
-            np.stack([start.tx_phases for start in starts]),
-            np.stack([start.rx_phases for start in starts]),
-            np.stack([start.powers_w for start in starts]),
-        )
+        starts = self.imin_results(block, rngs)
+        results = self.maximise_from(block, allocator, *_stacked(starts))
         return [
             replace(result, iterations=start.iterations + result.iterations)
             for start, result in zip(starts, results, strict=True)
         ]
+
+    def starts(self, block, rngs):
+        """IMin's phases and powers per trial (see :meth:`imin_results`)."""
+        return _stacked(self.imin_results(block, rngs))
+
+    def imin_results(self, block: LinkBlock, rngs: list[np.random.Generator]) -> list[PhaseResult]:
+        """Algorithm 2 with water-filling on every trial, from the trial's stream."""
+        imin = InterferenceMinimisation(
+            max_sweeps=self.imin_max_sweeps, tolerance=self.imin_tolerance
+        )
+        return [imin.optimise(block.link(b), WaterFilling(), rng) for b, rng in enumerate(rngs)]
+
+
+def _stacked(results: list[PhaseResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TX phases, RX phases and powers of ``results`` stacked over the trials."""
+    return (
+        np.stack([result.tx_phases for result in results]),
+        np.stack([result.rx_phases for result in results]),
+        np.stack([result.powers_w for result in results]),
+    )
