@@ -50,8 +50,9 @@ def median_time(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def prepared_problem(aps: int, seed: int):
-    """A drop of the default network with greedy pilots at random initial phases."""
+def uplink(**network):
+    """The test system: a ``SimCellFreeUplink`` with greedy pilots, random initial phases and
+    full power; ``network`` are its size keywords (``aps``, ``ues``, ``antennas``, ...)."""
     from simframe_cellfree.network import Cost231RicianNetwork
     from simframe_cellfree.phases import CellFreeRandomPhases
     from simframe_cellfree.pilots import GreedyPilots
@@ -59,7 +60,7 @@ def prepared_problem(aps: int, seed: int):
     from simframe_cellfree.system import SimCellFreeUplink
     from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 
-    system = SimCellFreeUplink(
+    return SimCellFreeUplink(
         {
             "setup": Cost231RicianNetwork(),
             "propagation": RayleighSommerfeldPropagation(),
@@ -67,13 +68,22 @@ def prepared_problem(aps: int, seed: int):
             "phases": CellFreeRandomPhases(),
             "power": FullPower(),
         },
-        aps=aps,
-        **DEFAULT,
+        **network,
     )
-    rng = np.random.default_rng(seed)
+
+
+def prepared_drop(system, rng: np.random.Generator):
+    """``(problem, initial phases)`` of one drop of ``system``, pilots assigned by Algorithm 1."""
+    from simframe_cellfree.pilots import GreedyPilots
+
     problem = system.problem(system.draw(rng))
     phases = system.initial_phases(rng)
     return problem.with_pilots(GreedyPilots().assign(problem, phases, rng)), phases
+
+
+def prepared_problem(aps: int, seed: int):
+    """A drop of the default network with greedy pilots at random initial phases."""
+    return prepared_drop(uplink(aps=aps, **DEFAULT), np.random.default_rng(seed))
 
 
 def budget_check(aps: int, drops: int) -> None:

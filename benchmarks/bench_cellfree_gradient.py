@@ -25,27 +25,16 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from bench_cellfree import prepared_drop, uplink
 from simframe_cellfree.gradient_design import CellFreeGradientDesign, Objective
 from simframe_cellfree.gradient_design import objective_and_gradient as gradient_evaluation
-from simframe_cellfree.network import Cost231RicianNetwork
-from simframe_cellfree.phases import CellFreeRandomPhases, CellFreeStepSearch
-from simframe_cellfree.pilots import GreedyPilots
-from simframe_cellfree.power import FullPower
-from simframe_cellfree.system import SimCellFreeUplink
-from simframe_metasurface.propagation import RayleighSommerfeldPropagation
+from simframe_cellfree.phases import CellFreeStepSearch
 from threadpoolctl import threadpool_limits
 
 
 def drops(args: argparse.Namespace):
     """``(problem, initial phases)`` per drop, pilots assigned by Algorithm 1."""
-    system = SimCellFreeUplink(
-        {
-            "setup": Cost231RicianNetwork(),
-            "propagation": RayleighSommerfeldPropagation(),
-            "pilots": GreedyPilots(),
-            "phases": CellFreeRandomPhases(),
-            "power": FullPower(),
-        },
+    system = uplink(
         aps=args.aps,
         ues=args.ues,
         antennas=args.antennas,
@@ -55,9 +44,7 @@ def drops(args: argparse.Namespace):
     )
     rng = np.random.default_rng(args.seed)
     for _ in range(args.drops):
-        problem = system.problem(system.draw(rng))
-        phases = system.initial_phases(rng)
-        yield problem.with_pilots(GreedyPilots().assign(problem, phases, rng)), phases
+        yield prepared_drop(system, rng)
 
 
 def timed(action: Callable[[], object]) -> tuple[float, object]:
