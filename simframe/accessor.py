@@ -36,11 +36,9 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from simframe.results import TIMING_ROLE
+from simframe.results import CATEGORICAL_ROLE, TIMING_ROLE
 
 RESERVED_DIMS = ("variant", "trial")
-CATEGORICAL_ROLE = "categorical"
-"""``simframe_role`` of per-trial labels and indices (a pilot index): stored, never averaged."""
 INTERVAL_METHODS = ("t", "bootstrap")
 BOOTSTRAP_RESAMPLES = 4000
 BOOTSTRAP_SEED = 20240607
