@@ -370,17 +370,13 @@ def _mean_figure(
         keep,
     )
     labels = dataset.simframe.variant_labels
-    averaged = [d for d in own if d != x]
+    averaged = " and ".join(plural(d) for d in own if d != x)
     what = (
-        (
-            f"averaged over the {' and '.join(map(plural, averaged))} of each trial; "
-            if averaged
-            else ""
-        )
+        (f"averaged over the {averaged} of each trial; " if averaged else "")
         + f"mean and {level:.0%} {'bootstrap' if interval == 'bootstrap' else 'Student-t'} "
         + f"confidence interval over {_trials_text(stats['count'])}"
     )
-    note = f"averaged over {' and '.join(map(plural, averaged))}" if averaged else ""
+    note = f"averaged over {averaged}" if averaged else ""
     ylabel = axis_label(dataset[variable], variable, note)
     if x is None:
         figure = _variant_figure(stats, labels)
