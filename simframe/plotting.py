@@ -424,9 +424,8 @@ def _line_figure(
         ax.grid(True, alpha=0.3)
         if panel_dim:
             ax.set_title(_panel_title(dataset, panel_dim, panel_value))
-    rate = stats["mean"].attrs.get("units") in RATE_UNITS  # a logarithm already
     drawn = np.concatenate([stats[k].values.ravel() for k in ("mean", "lower", "upper")])
-    if not rate and (log := _log_axis(drawn)):
+    if log := _log_axis(drawn, units):
         for ax in axes:
             ax.set_yscale("log")
             ax.set_ylim(log[0] / 2, log[2] * 2)
@@ -468,8 +467,7 @@ def _cdf_figure(dataset: xr.Dataset, variable: str, title: str) -> Figure:
         if panel_dim:
             ax.set_title(_panel_title(dataset, panel_dim, panel_value))
     xlabel = axis_label(dataset[variable], variable)
-    rate = dataset[variable].attrs.get("units") in RATE_UNITS  # a logarithm already
-    if not rate and (log := _log_axis(cdf["value"].values)):
+    if log := _log_axis(cdf["value"].values, dataset[variable].attrs.get("units")):
         for ax in axes:
             ax.set_xscale("log")
             ax.set_xlim(log[0] / 2, log[2] * 2)
@@ -495,12 +493,15 @@ def _range(values: Any) -> str:
     return f"{most}" if fewest == most else f"{fewest} to {most}"
 
 
-def _log_axis(values: np.ndarray) -> tuple[float, str, float] | None:
+def _log_axis(values: np.ndarray, units: str | None) -> tuple[float, str, float] | None:
     """``(lower limit, note, largest value)`` when non-negative data span more than LOG_SPAN.
 
     Such data need a logarithmic axis to be read; it shows at most LOG_DECADES decades below
-    the largest value, and the note says when smaller values (or zeros) are cut off.
+    the largest value, and the note says when smaller values (or zeros) are cut off. Rates
+    (RATE_UNITS) are a logarithm already and never get one.
     """
+    if units in RATE_UNITS:
+        return None
     finite = values[np.isfinite(values)]
     positive = finite[finite > 0]
     if positive.size < 2 or finite.min() < 0 or positive.max() / positive.min() <= LOG_SPAN:
