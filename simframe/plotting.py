@@ -284,9 +284,8 @@ def _merge_identical(stats: xr.Dataset, labels: Mapping[str, str]) -> tuple[xr.D
 
 def _trials_text(count: xr.DataArray) -> str:
     """How many trials the drawn means are over: ``"5 trials"`` or ``"20 to 100 trials"``."""
-    drawn = count.values[count.values > 0]
-    fewest, most = int(drawn.min()), int(drawn.max())
-    return f"{most} trials" if fewest == most else f"{fewest} to {most} trials per point"
+    trials = _range(count.values)
+    return f"{trials} trials" if trials.isdigit() else f"{trials} trials per point"
 
 
 def _overlay_lines(
