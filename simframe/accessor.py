@@ -36,11 +36,9 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from simframe.results import TIMING_ROLE
+from simframe.results import CATEGORICAL_ROLE, TIMING_ROLE
 
 RESERVED_DIMS = ("variant", "trial")
-CATEGORICAL_ROLE = "categorical"
-"""``simframe_role`` of per-trial labels and indices (a pilot index): stored, never averaged."""
 INTERVAL_METHODS = ("t", "bootstrap")
 BOOTSTRAP_RESAMPLES = 4000
 BOOTSTRAP_SEED = 20240607
@@ -75,23 +73,21 @@ class SimframeAccessor:
             and var.dtype.kind in "biuf"
         )
 
+    def _with_role(self, role: str) -> tuple[str, ...]:
+        """The data variables whose ``simframe_role`` is ``role``, in dataset order."""
+        return tuple(
+            str(n) for n, v in self._ds.data_vars.items() if v.attrs.get("simframe_role") == role
+        )
+
     @property
     def categorical(self) -> tuple[str, ...]:
         """Per-trial labels or indices (``simframe_role = "categorical"``), never averaged."""
-        return tuple(
-            str(n)
-            for n, v in self._ds.data_vars.items()
-            if v.attrs.get("simframe_role") == CATEGORICAL_ROLE
-        )
+        return self._with_role(CATEGORICAL_ROLE)
 
     @property
     def timings(self) -> tuple[str, ...]:
         """Wall-clock variables (``units = "s"``), which differ between identical runs."""
-        return tuple(
-            str(n)
-            for n, v in self._ds.data_vars.items()
-            if v.attrs.get("simframe_role") == TIMING_ROLE
-        )
+        return self._with_role(TIMING_ROLE)
 
     def metric_dims(self, name: str) -> tuple[str, ...]:
         """The dims of metric ``name`` beyond the sweep, ``variant`` and ``trial`` (e.g. ``ue``)."""

@@ -284,9 +284,8 @@ def _merge_identical(stats: xr.Dataset, labels: Mapping[str, str]) -> tuple[xr.D
 
 def _trials_text(count: xr.DataArray) -> str:
     """How many trials the drawn means are over: ``"5 trials"`` or ``"20 to 100 trials"``."""
-    drawn = count.values[count.values > 0]
-    fewest, most = int(drawn.min()), int(drawn.max())
-    return f"{most} trials" if fewest == most else f"{fewest} to {most} trials per point"
+    trials = _range(count.values)
+    return f"{trials} trials" if trials.isdigit() else f"{trials} trials per point"
 
 
 def _overlay_lines(
@@ -370,17 +369,13 @@ def _mean_figure(
         keep,
     )
     labels = dataset.simframe.variant_labels
-    averaged = [d for d in own if d != x]
+    averaged = " and ".join(plural(d) for d in own if d != x)
     what = (
-        (
-            f"averaged over the {' and '.join(map(plural, averaged))} of each trial; "
-            if averaged
-            else ""
-        )
+        (f"averaged over the {averaged} of each trial; " if averaged else "")
         + f"mean and {level:.0%} {'bootstrap' if interval == 'bootstrap' else 'Student-t'} "
         + f"confidence interval over {_trials_text(stats['count'])}"
     )
-    note = f"averaged over {' and '.join(map(plural, averaged))}" if averaged else ""
+    note = f"averaged over {averaged}" if averaged else ""
     ylabel = axis_label(dataset[variable], variable, note)
     if x is None:
         figure = _variant_figure(stats, labels)
@@ -428,9 +423,8 @@ def _line_figure(
         ax.grid(True, alpha=0.3)
         if panel_dim:
             ax.set_title(_panel_title(dataset, panel_dim, panel_value))
-    rate = stats["mean"].attrs.get("units") in RATE_UNITS  # a logarithm already
     drawn = np.concatenate([stats[k].values.ravel() for k in ("mean", "lower", "upper")])
-    if not rate and (log := _log_axis(drawn)):
+    if log := _log_axis(drawn, units):
         for ax in axes:
             ax.set_yscale("log")
             ax.set_ylim(log[0] / 2, log[2] * 2)
@@ -472,8 +466,7 @@ def _cdf_figure(dataset: xr.Dataset, variable: str, title: str) -> Figure:
         if panel_dim:
             ax.set_title(_panel_title(dataset, panel_dim, panel_value))
     xlabel = axis_label(dataset[variable], variable)
-    rate = dataset[variable].attrs.get("units") in RATE_UNITS  # a logarithm already
-    if not rate and (log := _log_axis(cdf["value"].values)):
+    if log := _log_axis(cdf["value"].values, dataset[variable].attrs.get("units")):
         for ax in axes:
             ax.set_xscale("log")
             ax.set_xlim(log[0] / 2, log[2] * 2)
@@ -499,12 +492,15 @@ def _range(values: Any) -> str:
     return f"{most}" if fewest == most else f"{fewest} to {most}"
 
 
-def _log_axis(values: np.ndarray) -> tuple[float, str, float] | None:
+def _log_axis(values: np.ndarray, units: str | None) -> tuple[float, str, float] | None:
     """``(lower limit, note, largest value)`` when non-negative data span more than LOG_SPAN.
 
     Such data need a logarithmic axis to be read; it shows at most LOG_DECADES decades below
-    the largest value, and the note says when smaller values (or zeros) are cut off.
+    the largest value, and the note says when smaller values (or zeros) are cut off. Rates
+    (RATE_UNITS) are a logarithm already and never get one.
     """
+    if units in RATE_UNITS:
+        return None
     finite = values[np.isfinite(values)]
     positive = finite[finite > 0]
     if positive.size < 2 or finite.min() < 0 or positive.max() / positive.min() <= LOG_SPAN:

@@ -266,16 +266,13 @@ class _SweepRun:
         """Assemble the point from its kept blocks, write it, drop the block files."""
         assert point.stop is not None
         trials_run = point.trials_taken
-        kept = [
-            open_result(path)
-            for path in _block_files(self.parts, point.point)
-            if _first_block(path) < point.stop
-        ]
+        files = _block_files(self.parts, point.point)
+        kept = [open_result(path) for path in files if _first_block(path) < point.stop]
         dataset = assemble_point(self.scenario, point.point, kept, trials_run)
         if self.scenario.precision is not None:
             dataset = dataset.assign(_precision_variables(self.scenario, point, dataset))
         write_atomically(dataset, _part_path(self.parts, point.point))
-        for path in _block_files(self.parts, point.point):
+        for path in files:
             path.unlink()
         self.report.trials_discarded += sum(len(point.blocks[k]) for k in point.finished)
         self.progress.total -= self.scenario.trials - trials_run

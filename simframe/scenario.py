@@ -117,13 +117,12 @@ class Scenario:
     precision: PrecisionTarget | None = None
     """The ``[precision]`` target; ``trials`` is then the most trials a point may run."""
 
-    def blocks(self, trials: int | None = None) -> list[range]:
+    def blocks(self) -> list[range]:
         """Trials ``[0, trials)`` cut into blocks ``[0, B), [B, 2B), ...`` of the scenario's size.
 
         The boundaries depend only on the block size, never on the executor or worker count.
         """
-        trials = self.trials if trials is None else trials
-        size = self.trial_block
+        trials, size = self.trials, self.trial_block
         return [range(start, min(start + size, trials)) for start in range(0, trials, size)]
 
     @property
