@@ -474,7 +474,8 @@ def _cdf_figure(dataset: xr.Dataset, variable: str, title: str) -> Figure:
     _label_axes(figure, axes, xlabel, "empirical CDF")
     _legend(axes[0])
     samples = cdf["probability"].notnull().sum("sample").values
-    trials = data[variable].notnull().any(own).sum("trial").values if own else None
+    valid = data[variable].notnull()
+    trials = (valid.any(own) if own else valid).sum("trial").values
     per_trial = " x ".join(plural(d, dataset.sizes[d]) for d in own)
     pooled = f"{_range(trials)} trials" + (f" x {per_trial}" if own else "")
     figure.suptitle(

@@ -243,3 +243,11 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_cdf_of_a_scalar_metric_counts_its_trials(toy_result):
+    """A per-trial scalar (no dims of its own) has a CDF over trials; the title counts them."""
+    ds = open_result(toy_result)
+    figure = plot_result(ds, "rate_bps_hz", kind="cdf")
+    title = " ".join(figure.get_suptitle().split())
+    assert "empirical CDF over 6 trials" in title
