@@ -1,7 +1,8 @@
 """Speed of the SIM-enhanced cell-free uplink (paper 003) against an earlier commit.
 
     python benchmarks/bench_cellfree.py [--reference REV] [--repeats N] [--aps 10 20 40]
-    python benchmarks/bench_cellfree.py --budget-drops 2 [--aps 20]
+    python benchmarks/bench_cellfree.py --budget-drops 2 [--aps 20] [--budget-optimiser NAME]
+        [--antennas N] [--layers Q] [--atoms M]
 
 Prints, for this working tree and for the plugins of git revision ``REV`` (default: 3338963,
 the last commit before the per-AP eigenbasis and per-AP sums; extracted with ``git archive`` to a
@@ -12,9 +13,11 @@ temporary folder and timed in a subprocess with that folder first on ``sys.path`
 2. one sweep of Algorithm 2 (``cellfree_step_search`` with ``max_sweeps = 1``) at each L;
 3. the ratio reference / now of both.
 
-With ``--budget-drops D`` it instead runs Algorithm 2 with its defaults and with 10x its budget
-(10x the sweeps, a 10x smaller tolerance and minimum step) on D drops at the first L, and prints
-the sum SE of both and their ratio (the convergence criterion of docs/physics/cellfree.md).
+With ``--budget-drops D`` it instead runs a phase optimiser (Algorithm 2 unless
+``--budget-optimiser cellfree_gradient``) with its defaults and with 10x its budget (10x the
+sweeps or iterations, a 10x smaller tolerance; Algorithm 2 also a 10x smaller minimum step) on D
+drops at the first L (other sizes as given), one BLAS thread, and prints the sum SE of both and
+their ratio (the convergence criterion of docs/physics/cellfree.md).
 
 Timings are medians of wall-clock repeats on whatever machine runs this; on a shared machine
 they are noisy (run it twice). Whole-figure times are in docs/physics/cellfree.md.
@@ -35,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 REFERENCE = "3338963"
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,35 +85,55 @@ def prepared_drop(system, rng: np.random.Generator):
     return problem.with_pilots(GreedyPilots().assign(problem, phases, rng)), phases
 
 
-def prepared_problem(aps: int, seed: int):
-    """A drop of the default network with greedy pilots at random initial phases."""
-    return prepared_drop(uplink(aps=aps, **DEFAULT), np.random.default_rng(seed))
+def prepared_problem(aps: int, seed: int, **network):
+    """A drop of the default network (``network`` overrides its sizes) with greedy pilots at
+    random initial phases."""
+    return prepared_drop(uplink(aps=aps, **{**DEFAULT, **network}), np.random.default_rng(seed))
 
 
-def budget_check(aps: int, drops: int) -> None:
-    """Algorithm 2 at its defaults vs 10x its budget on ``drops`` drops (seeds 11, 12, ...)."""
+def tenfold(optimiser):
+    """``optimiser`` with 10x its budget: 10x the iterations (or sweeps) and a 10x smaller
+    stopping tolerance (Algorithm 2 also a 10x smaller minimum step)."""
     from simframe_cellfree.phases import CellFreeStepSearch
 
-    default = CellFreeStepSearch()
-    tenfold = CellFreeStepSearch(
-        max_sweeps=10 * default.max_sweeps,
-        tolerance=default.tolerance / 10,
-        min_step_rad=default.min_step_rad / 10,
-    )
+    settings = {"tolerance": optimiser.tolerance / 10}
+    if isinstance(optimiser, CellFreeStepSearch):
+        settings |= {
+            "max_sweeps": 10 * optimiser.max_sweeps,
+            "min_step_rad": optimiser.min_step_rad / 10,
+        }
+    else:
+        settings["max_iterations"] = 10 * optimiser.max_iterations
+    current = {p.name: getattr(optimiser, p.name) for p in optimiser.parameters}
+    return type(optimiser)(**{**current, **settings})
+
+
+def budget_check(name: str, aps: int, drops: int, network: dict) -> None:
+    """The phase optimiser ``name`` at its defaults vs 10x its budget on ``drops`` drops
+    (seeds 11, 12, ...); prints both sum SEs, their ratio and the wall times."""
+    from simframe_cellfree.gradient_design import CellFreeGradientDesign
+    from simframe_cellfree.phases import CellFreeStepSearch
+
+    default = {
+        "cellfree_step_search": CellFreeStepSearch,
+        "cellfree_gradient": CellFreeGradientDesign,
+    }[name]()
+    ratios = []
     for seed in range(11, 11 + drops):
-        problem, phases = prepared_problem(aps, seed)
-        line = [f"L = {aps}, drop seed {seed}:"]
+        problem, phases = prepared_problem(aps, seed, **network)
+        line = [f"{name}, L = {aps} {network or ''}, drop seed {seed}:"]
         values = []
-        for name, search in (("defaults", default), ("10x budget", tenfold)):
+        for label, optimiser in (("defaults", default), ("10x budget", tenfold(default))):
             start = time.perf_counter()
-            design = search.optimise(problem, phases, None)
-            trace = design.objective_trace
+            trace = optimiser.optimise(problem, phases, None).objective_trace
             values.append(trace[-1])
             line.append(
-                f"{name} {trace[0]:.2f} -> {trace[-1]:.2f} bit/s/Hz in {len(trace) - 1} sweeps "
-                f"({time.perf_counter() - start:.1f} s);"
+                f"{label} {trace[0]:.2f} -> {trace[-1]:.3f} bit/s/Hz in {len(trace) - 1} "
+                f"iterations ({time.perf_counter() - start:.1f} s);"
             )
-        print(" ".join(line), f"defaults / 10x = {values[0] / values[1]:.4f}")
+        ratios.append(values[0] / values[1])
+        print(" ".join(line), f"defaults / 10x = {ratios[-1]:.4f}", flush=True)
+    print(f"{name}: lowest defaults / 10x over {drops} drops = {min(ratios):.4f}")
 
 
 def measure(aps_values: list[int], repeats: int) -> dict[str, dict[int, float]]:
@@ -158,10 +182,21 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--aps", type=int, nargs="+", default=[10, 20, 40])
     parser.add_argument("--budget-drops", type=int, default=0, help="convergence check instead")
+    parser.add_argument(
+        "--budget-optimiser",
+        default="cellfree_step_search",
+        choices=("cellfree_step_search", "cellfree_gradient"),
+    )
+    parser.add_argument("--antennas", type=int, help="budget check: antennas per AP")
+    parser.add_argument("--layers", type=int, help="budget check: SIM layers")
+    parser.add_argument("--atoms", type=int, help="budget check: meta-atoms per layer")
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.budget_drops:
-        budget_check(args.aps[0], args.budget_drops)
+        sizes = {"antennas": args.antennas, "layers": args.layers, "atoms_per_layer": args.atoms}
+        network = {key: value for key, value in sizes.items() if value is not None}
+        with threadpool_limits(1):
+            budget_check(args.budget_optimiser, args.aps[0], args.budget_drops, network)
         return
     if args.measure_only:
         print(json.dumps(measure(args.aps, args.repeats)))

@@ -257,6 +257,39 @@ def test_block_lbfgs_finds_the_optimum_and_never_rises(problems, size, seed):
     np.testing.assert_allclose(np.angle(np.exp(1j * (result.point - targets))), 0.0, atol=1e-4)
 
 
+@settings(max_examples=20, deadline=None)
+@given(
+    problems=st.integers(1, 4),
+    size=st.integers(1, 12),
+    seed=seeds,
+    window=st.integers(1, 8),
+    tolerance=st.floats(1e-6, 1e-2),
+)
+def test_block_lbfgs_stops_at_the_first_window_that_gains_too_little(
+    problems, size, seed, window, tolerance
+):
+    targets, weights, start = cosine_problems(problems, size, seed)
+    result = minimise_lbfgs_block(
+        cosine_cost(targets, weights),
+        start,
+        max_iterations=2000,
+        gradient_tolerance=0.0,
+        relative_tolerance=tolerance,
+        window=window,
+    )
+    for b in range(problems):
+        # Accepted iterations strictly lower the cost; rows where b did not move repeat it.
+        trace = result.cost_trace[:, b]
+        costs = trace[np.r_[True, np.diff(trace) != 0.0]]
+        stop = result.iterations[b]
+        assert len(costs) == stop + 1
+        gains = costs[:-window] - costs[window:]  # gains[i - window]: the window ending at i
+        small = gains <= tolerance * np.abs(costs[window:])
+        assert not small[:-1].any(), "ran past a window that gained too little"
+        if not small[-1:].any():  # the only other way to stop here: no progress at the optimum
+            np.testing.assert_allclose(result.cost[b], -weights[b].sum(), rtol=1e-9)
+
+
 @settings(max_examples=15, deadline=None)
 @given(problems=st.integers(2, 5), size=st.integers(1, 12), seed=seeds)
 def test_block_lbfgs_problems_do_not_depend_on_each_other(problems, size, seed):

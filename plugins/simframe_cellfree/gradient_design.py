@@ -15,7 +15,7 @@ docs/physics/cellfree-gradient.md):
 4. ``G_l`` -> the unit-modulus coefficients of every layer (adjoint pass through the hops).
 
 All of it is batched over APs and UE pairs with numpy broadcasting, einsum and matmul. The optimiser
-(:class:`CellFreeGradientDesign`) runs ``minimise_rlbfgs`` on the product of complex circles.
+(:class:`CellFreeGradientDesign`) runs the torus L-BFGS (``minimise_lbfgs_block``) on the angles.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from simframe_metasurface.manifold import minimise_rlbfgs
+from simframe_metasurface.torus_lbfgs import minimise_lbfgs_block
 
 from simframe import Parameter
 from simframe_cellfree.closed_form import (
@@ -82,16 +82,21 @@ def layer_fields(hops: tuple[np.ndarray, ...], coefficients: np.ndarray) -> list
 
 
 def coefficient_gradient(
-    hops: tuple[np.ndarray, ...], coefficients: np.ndarray, transfer_gradient: np.ndarray
+    hops: tuple[np.ndarray, ...],
+    coefficients: np.ndarray,
+    transfer_gradient: np.ndarray,
+    fields: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Adjoint pass through the SIM: the gradient with respect to the coefficients ``(..., Q, M)``.
 
     ``transfer_gradient`` is ``dF/dRe G + j dF/dIm G`` ``(..., M, N)``; the result uses the same
     convention for every ``theta^q_m``. With ``F_q = diag(theta^q) X_q`` and
     ``X_q = W^q F_{q-1}``: ``dF/dtheta^q_m = sum_n Fbar_q[m, n] conj(X_q[m, n])``,
-    ``Fbar_{q-1} = W^{qH} (conj(theta^q) * Fbar_q)``.
+    ``Fbar_{q-1} = W^{qH} (conj(theta^q) * Fbar_q)``. ``fields`` are :func:`layer_fields` of
+    ``coefficients`` if already computed.
     """
-    fields = layer_fields(hops, coefficients)
+    if fields is None:
+        fields = layer_fields(hops, coefficients)
     gradient = np.empty_like(coefficients, dtype=complex)
     upstream = transfer_gradient
     for layer in range(len(hops) - 1, -1, -1):
@@ -256,14 +261,15 @@ def objective_and_gradient(
 
     ``coefficients`` are the unit-modulus phase shifts ``exp(j psi)`` of every AP ``(L, Q, M)``;
     the derivative with respect to the angles is ``Im(gradient * conj(coefficients))``. The
-    objective comes from the public closed form (``UplinkProblem.terms``).
+    objective comes from the public closed form (``UplinkProblem.ap_terms`` of the transfer).
     """
     if not problem.front_end.has_sim:
         raise ValueError("the gradient phase design needs APs with a SIM (system.sim = true)")
     hops = problem.front_end.hops
-    transfer = layer_fields(hops, coefficients)[-1]
+    fields = layer_fields(hops, coefficients)
+    transfer = fields[-1]
     value, terms_bar = objective_and_terms_gradient(
-        problem.terms(np.angle(coefficients)),
+        problem.ap_terms(None, transfer),
         problem.full_power_w,
         problem.combiner,
         objective,
@@ -273,7 +279,7 @@ def objective_and_gradient(
     outer_mean = los_mean(problem)
     mean_bar, spatial_bar = spatial_gradient(problem, transfer, outer_mean, terms_bar)
     g_bar = transfer_gradient(problem, transfer, outer_mean, mean_bar, spatial_bar)
-    return value, coefficient_gradient(hops, coefficients, g_bar)
+    return value, coefficient_gradient(hops, coefficients, g_bar, fields)
 
 
 def phase_gradient(
@@ -289,13 +295,14 @@ class CellFreeGradientDesign(CellFreePhaseOptimiser):
     """SIM phases of every AP by Riemannian L-BFGS on the closed form (statistical CSI only).
 
     Maximises the objective (sum SE, paper eq. (23), or a soft minimum SE) at full power with
-    the system's combiner over the product of complex circles ``|theta^q_{l,m}| = 1`` with
-    ``minimise_rlbfgs`` and the analytic gradient of the closed form (equations in
-    docs/physics/cellfree-gradient.md). The solver runs in rounds of ``window`` iterations, each
-    from the previous round's point; it stops when a round gains less than ``tolerance`` times
-    the objective, when the solver stops by itself (gradient norm below 1e-6 or no progress),
-    or after ``max_iterations``. The trace holds the objective at the start and after every
-    iteration.
+    the system's combiner over the product of circles ``|theta^q_{l,m}| = 1`` with the analytic
+    gradient of the closed form (equations in docs/physics/cellfree-gradient.md). The torus is
+    flat, so the Riemannian L-BFGS with the exponential retraction is L-BFGS on the angles
+    (:mod:`simframe_metasurface.torus_lbfgs`; its first step moves no phase by more than
+    ``first_step_rad``). It stops when the last ``window`` iterations together gain less than
+    ``tolerance`` times the objective, when the gradient norm falls below 1e-6 or the line
+    search makes no progress, or after ``max_iterations``. The curvature memory is kept for the
+    whole run. The trace holds the objective at the start and after every iteration.
     """
 
     name = "cellfree_gradient"
@@ -309,34 +316,40 @@ class CellFreeGradientDesign(CellFreePhaseOptimiser):
             "temperature t of the soft minimum -t log sum exp(-SE/t)",
             minimum=1e-6,
         ),
-        Parameter("tolerance", float, 5e-4, "1", "relative gain of a round that counts", minimum=0),
-        Parameter("window", int, 50, "", "iterations per round (tolerance check)", minimum=1),
-        Parameter("max_iterations", int, 1000, "", "cap on L-BFGS iterations", minimum=1),
-        Parameter("memory", int, 10, "", "L-BFGS memory (pairs)", minimum=1),
+        Parameter(
+            "tolerance", float, 1e-4, "1", "relative gain of a window that counts", minimum=0
+        ),
+        Parameter("window", int, 100, "", "iterations over which the gain is measured", minimum=1),
+        Parameter("max_iterations", int, 3000, "", "cap on L-BFGS iterations", minimum=1),
+        Parameter("memory", int, 30, "", "L-BFGS memory (pairs)", minimum=1),
+        Parameter(
+            "first_step_rad",
+            float,
+            0.1,
+            "rad",
+            "largest phase change of a steepest-descent step (no curvature pairs yet)",
+            minimum=1e-9,
+        ),
     )
 
     def optimise(self, problem, initial_rad, rng):
         objective = Objective(self.objective, self.softmin_temperature_bps_hz)
+        shape = initial_rad.shape
 
-        def cost_and_gradient(coefficients: np.ndarray) -> tuple[float, np.ndarray]:
-            value, gradient = objective_and_gradient(problem, coefficients, objective)
-            return -value, -gradient
+        def cost_and_gradient(angles: np.ndarray, rows: np.ndarray):
+            value, gradient = phase_gradient(problem, angles[0].reshape(shape), objective)
+            return np.array([-value]), -gradient.reshape(1, -1)
 
-        point = np.exp(1j * initial_rad)
-        trace = [objective_and_gradient(problem, point, objective)[0]]
-        iterations = 0
-        while iterations < self.max_iterations:
-            result = minimise_rlbfgs(
-                cost_and_gradient,
-                point,
-                memory=self.memory,
-                max_iterations=min(self.window, self.max_iterations - iterations),
-            )
-            start = trace[-1]
-            point = result.point
-            iterations += result.iterations
-            trace.extend(-result.cost_trace[1:])
-            converged = trace[-1] - start <= self.tolerance * abs(start)
-            if converged or result.stop_reason != "max iterations":
-                break
-        return PhaseDesign(np.mod(np.angle(point), 2 * np.pi), np.array(trace))
+        result = minimise_lbfgs_block(
+            cost_and_gradient,
+            initial_rad.reshape(1, -1),
+            memory=self.memory,
+            max_iterations=self.max_iterations,
+            gradient_tolerance=1e-6,
+            relative_tolerance=self.tolerance,
+            window=self.window,
+            first_step=self.first_step_rad,
+        )
+        costs = result.cost_trace[:, 0]  # repeats where a failed line search reset the memory
+        trace = -costs[np.r_[True, np.diff(costs) != 0.0]]
+        return PhaseDesign(np.mod(result.point[0].reshape(shape), 2 * np.pi), trace)

@@ -172,13 +172,15 @@ def minimise_lbfgs_block(
     max_iterations: int = 100,
     gradient_tolerance: float = 1e-8,
     relative_tolerance: float = 0.0,
+    window: int = 1,
     first_step: float = 0.1,
     active: np.ndarray | None = None,
 ) -> BlockResult:
     """Minimise ``B`` independent smooth costs of real coordinates ``(B, P)`` by L-BFGS.
 
-    A problem stops when its gradient norm is at most ``gradient_tolerance``, when one iteration
-    lowers its cost by at most ``relative_tolerance * |cost|``, when the line search finds no
+    A problem stops when its gradient norm is at most ``gradient_tolerance``, when its last
+    ``window`` iterations together lower its cost by at most ``relative_tolerance * |cost|``
+    (checked after every iteration from its ``window``-th on), when the line search finds no
     decrease even along the steepest-descent direction, or after ``max_iterations``. Without
     curvature pairs (first iteration, or after the memory was cleared because a quasi-Newton
     direction failed) the direction is steepest descent scaled so that its largest coordinate
@@ -186,6 +188,8 @@ def minimise_lbfgs_block(
     call (updated in place). ``active`` (``(B,)`` bool) leaves the other problems untouched and
     unevaluated (their cost and gradient are returned as NaN).
     """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
     point = np.array(start, dtype=float)
     problems, size = point.shape
     history = (
@@ -200,6 +204,7 @@ def minimise_lbfgs_block(
     evaluations = active.astype(int)
     active &= np.isfinite(cost)
     iterations = np.zeros(problems, dtype=int)
+    recent = np.broadcast_to(cost, (window, problems)).copy()  # cost at iteration i in i % window
     trace = [cost.copy()]
     for _ in range(max_iterations):
         active &= np.linalg.norm(gradient, axis=1) > gradient_tolerance
@@ -223,14 +228,17 @@ def minimise_lbfgs_block(
         norms = np.linalg.norm(gradient[moved], axis=1)
         cautious = (squares > 0.0) & (dots >= CAUTIOUS_UPDATE_FACTOR * norms * squares)
         history.push(moved[cautious], steps[cautious], changes[cautious], dots[cautious])
-        gain = cost[moved] - new_cost[accepted]
-        active[moved[gain <= relative_tolerance * np.abs(new_cost[accepted])]] = False
         point[moved], cost[moved], gradient[moved] = (
             new_point[accepted],
             new_cost[accepted],
             new_gradient[accepted],
         )
         iterations[moved] += 1
+        slots = iterations[moved] % window
+        gain = recent[slots, moved] - cost[moved]  # over the last `window` iterations
+        stalled = (iterations[moved] >= window) & (gain <= relative_tolerance * np.abs(cost[moved]))
+        active[moved[stalled]] = False
+        recent[slots, moved] = cost[moved]
         trace.append(cost.copy())
     return BlockResult(point, cost, gradient, iterations, evaluations, np.array(trace), history)
 

@@ -135,7 +135,7 @@ def test_design_raises_its_objective_and_returns_the_point_it_reports(kind):
     assert np.all(np.diff(trace) >= 0.0) and trace[-1] > trace[0]
 
 
-def test_relative_gain_tolerance_stops_after_the_first_round():
+def test_relative_gain_tolerance_stops_after_the_first_window():
     problem, phases = small_problem(2, aps=3, ues=4, antennas=2, atoms_per_layer=9, tau_p=2)
     rng = np.random.default_rng(0)
     loose = CellFreeGradientDesign(window=5, tolerance=1e3, max_iterations=100)
