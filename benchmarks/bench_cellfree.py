@@ -2,7 +2,7 @@
 
     python benchmarks/bench_cellfree.py [--reference REV] [--repeats N] [--aps 10 20 40]
     python benchmarks/bench_cellfree.py --budget-drops 2 [--aps 20] [--budget-optimiser NAME]
-        [--antennas N] [--layers Q] [--atoms M]
+        [--antennas N] [--layers Q] [--atoms M] [--spacing S] [--passive]
 
 Prints, for this working tree and for the plugins of git revision ``REV`` (default: 3338963,
 the last commit before the per-AP eigenbasis and per-AP sums; extracted with ``git archive`` to a
@@ -54,9 +54,10 @@ def median_time(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def uplink(**network):
+def uplink(passive: bool = False, **network):
     """The test system: a ``SimCellFreeUplink`` with greedy pilots, random initial phases and
-    full power; ``network`` are its size keywords (``aps``, ``ues``, ``antennas``, ...)."""
+    full power; ``network`` are its size keywords (``aps``, ``ues``, ``antennas``, ...);
+    ``passive`` scales amplifying hops to norm 1."""
     from simframe_cellfree.network import Cost231RicianNetwork
     from simframe_cellfree.phases import CellFreeRandomPhases
     from simframe_cellfree.pilots import GreedyPilots
@@ -67,7 +68,7 @@ def uplink(**network):
     return SimCellFreeUplink(
         {
             "setup": Cost231RicianNetwork(),
-            "propagation": RayleighSommerfeldPropagation(),
+            "propagation": RayleighSommerfeldPropagation(passive=passive),
             "pilots": GreedyPilots(),
             "phases": CellFreeRandomPhases(),
             "power": FullPower(),
@@ -190,10 +191,18 @@ def main() -> None:
     parser.add_argument("--antennas", type=int, help="budget check: antennas per AP")
     parser.add_argument("--layers", type=int, help="budget check: SIM layers")
     parser.add_argument("--atoms", type=int, help="budget check: meta-atoms per layer")
+    parser.add_argument("--spacing", type=float, help="budget check: atom spacing (wavelengths)")
+    parser.add_argument("--passive", action="store_true", help="budget check: passive hops")
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.budget_drops:
-        sizes = {"antennas": args.antennas, "layers": args.layers, "atoms_per_layer": args.atoms}
+        sizes = {
+            "antennas": args.antennas,
+            "layers": args.layers,
+            "atoms_per_layer": args.atoms,
+            "atom_spacing_wavelengths": args.spacing,
+            "passive": args.passive or None,
+        }
         network = {key: value for key, value in sizes.items() if value is not None}
         with threadpool_limits(1):
             budget_check(args.budget_optimiser, args.aps[0], args.budget_drops, network)

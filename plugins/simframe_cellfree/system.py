@@ -113,7 +113,7 @@ class SimCellFreeUplink(SystemModel):
             ComponentKind.PROPAGATION_MODEL, "rayleigh_sommerfeld", "SIM hops (W^1 ... W^Q)"
         ),
         "pilots": Slot(ComponentKind.PILOT_SCHEME, "greedy_pilots", "pilot assignment"),
-        "phases": Slot(ComponentKind.PHASE_OPTIMISER, "cellfree_step_search", "SIM phase design"),
+        "phases": Slot(ComponentKind.PHASE_OPTIMISER, "cellfree_gradient", "SIM phase design"),
         "power": Slot(ComponentKind.POWER_ALLOCATOR, "full_power", "UE data power control"),
     }
     optional_outputs = {
@@ -248,7 +248,10 @@ class SimCellFreeUplink(SystemModel):
             "power_w": Metric(power, "W", "UE data power", ("ue",)),
             "pilot": Metric(pilots, "1", "pilot index per UE", ("ue",), categorical=True),
             "objective_trace": Metric(
-                trace, "bit/s/Hz", "phase design objective (sum SE) per sweep", ("iteration",)
+                trace,
+                "bit/s/Hz",
+                "phase design objective per iteration (per sweep for Algorithm 2)",
+                ("iteration",),
             ),
             "phase_design_time_s": Metric(phase_time, "s", "phase design runtime", timing=True),
             "power_control_time_s": Metric(power_time, "s", "power control runtime", timing=True),

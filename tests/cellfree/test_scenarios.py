@@ -12,7 +12,7 @@ import xarray as xr
 from simframe_cellfree.summary import se_summary
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
-SMALL = ["system.ues=5", "phases.max_sweeps=1"]
+SMALL = ["system.ues=5", "phases.max_iterations=20"]
 REDUCED = {
     "cellfree_se_vs_aps": ["sweep.system.aps=[2, 4]", "system.atoms_per_layer=4"],
     "cellfree_fixed_total_atoms": ["sweep.system.aps=[10, 12]", "system.total_atoms=240"],
