@@ -69,12 +69,26 @@ def _pool_worker_initialiser() -> None:
 
 
 class ProcessPoolExecutor:
-    """A local pool of worker processes (``--workers N``)."""
+    """A local pool of worker processes (``--workers N``).
+
+    Ctrl-C must not interrupt the main thread at an arbitrary point: a KeyboardInterrupt raised
+    inside the pool's internal locks (in ``apply_async`` or while a result is handed over) can
+    leave the pool unable to terminate, and one raised while a result is being taken can be
+    lost. So for the pool's whole life, SIGINT in the main thread only sets a flag, and
+    :meth:`next_result` raises KeyboardInterrupt at its next safe point (it wakes every 0.1 s).
+    The previous handler is restored by :meth:`close`.
+    """
 
     def __init__(self, workers: int):
         self.workers = workers
         self._pool = multiprocessing.Pool(workers, initializer=_pool_worker_initialiser)
         self._results: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._interrupted = threading.Event()
+        self._previous_handler = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(
+                signal.SIGINT, lambda signum, frame: self._interrupted.set()
+            )
 
     def submit(self, fn, job):
         self._pool.apply_async(
@@ -82,37 +96,31 @@ class ProcessPoolExecutor:
         )
 
     def next_result(self):
-        """The next finished job's result; Ctrl-C surfaces here, while waiting.
-
-        A KeyboardInterrupt delivered while the main thread waits inside the pool's internal
-        locks can leave the pool unable to terminate. So while results are awaited, SIGINT only
-        sets a flag, and the wait wakes up every 0.1 s to raise KeyboardInterrupt at a safe point.
-        """
-        interrupted = threading.Event()
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        if in_main_thread:
-            previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.set())
-        try:
-            while True:
-                if interrupted.is_set():
-                    raise KeyboardInterrupt
-                try:
-                    result = self._results.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if isinstance(result, BaseException):
-                    raise result
-                return result
-        finally:
-            if in_main_thread:
-                signal.signal(signal.SIGINT, previous)
+        """The next finished job's result; a Ctrl-C since the last call raises here instead."""
+        while True:
+            if self._interrupted.is_set():
+                raise KeyboardInterrupt
+            try:
+                result = self._results.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if self._interrupted.is_set():  # the job finished, but the user asked to stop
+                raise KeyboardInterrupt
+            if isinstance(result, BaseException):
+                raise result
+            return result
 
     def close(self, abort: bool = False) -> None:
-        if abort:
-            self._pool.terminate()
-        else:
-            self._pool.close()
-        self._pool.join()
+        try:
+            if abort:
+                self._pool.terminate()
+            else:
+                self._pool.close()
+            self._pool.join()
+        finally:
+            if self._previous_handler is not None:
+                signal.signal(signal.SIGINT, self._previous_handler)
+                self._previous_handler = None
 
 
 class DaskExecutor:
