@@ -1,6 +1,7 @@
 """Speed of the SIM-enhanced cell-free uplink (paper 003) against an earlier commit.
 
     python benchmarks/bench_cellfree.py [--reference REV] [--repeats N] [--aps 10 20 40]
+    python benchmarks/bench_cellfree.py --figures [NAME ...] [--trials T] [--workers 2]
     python benchmarks/bench_cellfree.py --budget-drops 2 [--aps 20] [--budget-optimiser NAME]
         [--antennas N] [--layers Q] [--atoms M] [--spacing S] [--passive]
 
@@ -18,6 +19,9 @@ With ``--budget-drops D`` it instead runs a phase optimiser (Algorithm 2 unless
 sweeps or iterations, a 10x smaller tolerance; Algorithm 2 also a 10x smaller minimum step) on D
 drops at the first L (other sizes as given), one BLAS thread, and prints the sum SE of both and
 their ratio (the convergence criterion of docs/physics/cellfree.md).
+
+With ``--figures`` it times whole scenarios (``simframe run ... --workers W``, the configured
+drops unless ``--trials``) and prints the minutes per figure.
 
 Timings are medians of wall-clock repeats on whatever machine runs this; on a shared machine
 they are noisy (run it twice). Whole-figure times are in docs/physics/cellfree.md.
@@ -177,6 +181,25 @@ def reference_timings(revision: str, aps_values: list[int], repeats: int) -> dic
     return {key: {int(k): v for k, v in value.items()} for key, value in json.loads(output).items()}
 
 
+def figure_times(names: list[str], trials: int | None, workers: int) -> None:
+    """Wall time of ``simframe run scenarios/NAME.toml --workers W`` per scenario (the configured
+    drops unless ``trials``), each into a temporary folder, one after the other."""
+    scenarios = sorted((ROOT / "scenarios").glob("cellfree_*.toml"))
+    chosen = [path for path in scenarios if not names or path.stem in names]
+    print(f"{'scenario':<30} {'drops':>6} {'wall time':>12}")
+    with tempfile.TemporaryDirectory() as folder:
+        for path in chosen:
+            command = [sys.executable, "-m", "simframe", "run", str(path), "--quiet"]
+            command += ["-o", str(Path(folder) / f"{path.stem}.nc"), "--workers", str(workers)]
+            if trials:
+                command += ["--trials", str(trials)]
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            elapsed = time.perf_counter() - start
+            drops = trials or "config"
+            print(f"{path.stem:<30} {drops:>6} {elapsed / 60:>8.1f} min", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", default=REFERENCE, help="git revision to compare with")
@@ -194,7 +217,18 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, help="budget check: atom spacing (wavelengths)")
     parser.add_argument("--passive", action="store_true", help="budget check: passive hops")
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--figures",
+        nargs="*",
+        metavar="NAME",
+        help="time whole scenarios instead (all cellfree_* if no NAME), with --workers",
+    )
+    parser.add_argument("--trials", type=int, help="--figures: drops instead of the configured")
+    parser.add_argument("--workers", type=int, default=2, help="--figures: worker processes")
     args = parser.parse_args()
+    if args.figures is not None:
+        figure_times(args.figures, args.trials, args.workers)
+        return
     if args.budget_drops:
         sizes = {
             "antennas": args.antennas,
