@@ -51,8 +51,16 @@ class EigenQuantities:
     los_power: np.ndarray
 
 
-def eigen_quantities(stats: ScaledStatistics, pilots: PilotSetup) -> EigenQuantities:
-    s, basis = np.linalg.eigh(stats.spatial)  # (..., L, N), (..., L, N, N)
+Decomposition = tuple[np.ndarray, np.ndarray]
+"""``np.linalg.eigh(stats.spatial)``: eigenvalues ``(..., L, N)``, vectors ``(..., L, N, N)``."""
+
+
+def eigen_quantities(
+    stats: ScaledStatistics, pilots: PilotSetup, decomposition: Decomposition | None = None
+) -> EigenQuantities:
+    """The per-AP eigenbasis quantities; ``decomposition`` is ``eigh(stats.spatial)`` if the
+    caller has it already."""
+    s, basis = np.linalg.eigh(stats.spatial) if decomposition is None else decomposition
     los = stats.mean_scale[..., None] * (stats.direction @ basis.conj())  # m_lk U^H d_lk
     c, p, tau_p = stats.covariance_scale, pilots.pilot_power_w, pilots.tau_p
     w = c @ (pilots.sharing * p[None, :] * tau_p).T  # (L, K): w_lk
@@ -67,9 +75,11 @@ def pairwise_sum(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return x @ np.swapaxes(y, -1, -2)
 
 
-def eigen_terms(stats: ScaledStatistics, pilots: PilotSetup) -> SinrTerms:
+def eigen_terms(
+    stats: ScaledStatistics, pilots: PilotSetup, decomposition: Decomposition | None = None
+) -> SinrTerms:
     """``SinrTerms`` of the spec (real arrays), batched over leading axes and APs."""
-    q = eigen_quantities(stats, pilots)
+    q = eigen_quantities(stats, pilots, decomposition)
     c = stats.covariance_scale
     gain = np.swapaxes(q.los_power.sum(-1) + q.rhat.sum(-1), -1, -2)  # (..., K, L)
     cross = np.abs(pairwise_sum(q.los, q.los.conj())) ** 2  # |gbar_lk^H gbar_li|^2

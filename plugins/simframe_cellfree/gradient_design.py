@@ -32,6 +32,7 @@ from simframe_cellfree.closed_form import (
     interference_plus_noise,
     spectral_efficiency,
 )
+from simframe_cellfree.eigenbasis import Decomposition
 from simframe_cellfree.interfaces import CellFreePhaseOptimiser, PhaseDesign
 from simframe_cellfree.uplink import UplinkProblem
 
@@ -172,12 +173,13 @@ def spatial_gradient(
     transfer: np.ndarray,
     outer_mean: np.ndarray,
     terms_gradient: TermsGradient,
+    decomposition: Decomposition,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradients with respect to ``gbar_lk`` ``(L, K, N)`` and ``S_l = G_l^T R G_l^*`` (L, N, N).
 
-    ``outer_mean`` is :func:`los_mean`. ``gbar``: ``dF/dRe + j dF/dIm``; ``S``: the matrix
-    ``Y_l`` with ``dF = Re tr(Y_l dS_l)``. Reverse mode through ``R_k = r_k S``
-    (``r_k = beta_k/(kappa_k+1)``),
+    ``outer_mean`` is :func:`los_mean`; ``decomposition`` is ``eigh(S_l)`` of every AP.
+    ``gbar``: ``dF/dRe + j dF/dIm``; ``S``: the matrix ``Y_l`` with ``dF = Re tr(Y_l dS_l)``.
+    Reverse mode through ``R_k = r_k S`` (``r_k = beta_k/(kappa_k+1)``),
     ``Psi_k = w_k S + I`` (``w_k = tau_p sum_{i in P_k} p_i r_i``), ``P_k = Psi_k^{-1}``,
     ``Rhat_k = p_k tau_p R_k P_k R_k`` and the terms of the spec. Every one of these matrices is
     a function of ``S``, so in the eigenbasis ``S = U diag(lambda) U^H`` of each AP they are
@@ -187,7 +189,7 @@ def spatial_gradient(
     pilots = problem.pilot_setup()
     beta, kappa = problem.fading.gain, problem.fading.rician_factor
     scale = beta / (kappa + 1)  # r_lk
-    eigenvalues, basis = np.linalg.eigh(problem.front_end.spatial_covariance(transfer))
+    eigenvalues, basis = decomposition
     lam = eigenvalues[:, None, :]  # (L, 1, N)
     mean = (outer_mean @ transfer) @ basis.conj()  # U^H gbar_lk, (L, K, N)
     pilot_weight = scale @ (pilots.sharing * pilots.pilot_power_w * pilots.tau_p).T  # w_lk
@@ -261,15 +263,17 @@ def objective_and_gradient(
 
     ``coefficients`` are the unit-modulus phase shifts ``exp(j psi)`` of every AP ``(L, Q, M)``;
     the derivative with respect to the angles is ``Im(gradient * conj(coefficients))``. The
-    objective comes from the public closed form (``UplinkProblem.ap_terms`` of the transfer).
+    objective comes from the public closed form (``UplinkProblem.terms_of`` the statistics).
     """
     if not problem.front_end.has_sim:
         raise ValueError("the gradient phase design needs APs with a SIM (system.sim = true)")
     hops = problem.front_end.hops
     fields = layer_fields(hops, coefficients)
     transfer = fields[-1]
+    stats = problem.scaled_statistics(transfer)
+    decomposition = np.linalg.eigh(stats.spatial)
     value, terms_bar = objective_and_terms_gradient(
-        problem.ap_terms(None, transfer),
+        problem.terms_of(stats, decomposition),
         problem.full_power_w,
         problem.combiner,
         objective,
@@ -277,7 +281,9 @@ def objective_and_gradient(
         problem.tau_c,
     )
     outer_mean = los_mean(problem)
-    mean_bar, spatial_bar = spatial_gradient(problem, transfer, outer_mean, terms_bar)
+    mean_bar, spatial_bar = spatial_gradient(
+        problem, transfer, outer_mean, terms_bar, decomposition
+    )
     g_bar = transfer_gradient(problem, transfer, outer_mean, mean_bar, spatial_bar)
     return value, coefficient_gradient(hops, coefficients, g_bar, fields)
 

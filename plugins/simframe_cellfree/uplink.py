@@ -19,7 +19,7 @@ from simframe_cellfree.closed_form import (
     SinrTerms,
     spectral_efficiency,
 )
-from simframe_cellfree.eigenbasis import ScaledStatistics, eigen_terms
+from simframe_cellfree.eigenbasis import Decomposition, ScaledStatistics, eigen_terms
 from simframe_cellfree.network import LargeScaleFading
 
 LOS_RESPONSES = ("steering", "uniform")
@@ -127,7 +127,14 @@ class UplinkProblem:
     def ap_terms(self, ap: int | None, transfer: np.ndarray) -> SinrTerms:
         """Closed-form terms of AP ``ap`` alone for candidate transfers ``(C, M, N)`` (all APs
         for ``ap = None`` and transfers ``(..., L, M, N)``)."""
-        terms = eigen_terms(self.scaled_statistics(transfer, ap), self.pilot_setup())
+        return self.terms_of(self.scaled_statistics(transfer, ap))
+
+    def terms_of(
+        self, stats: ScaledStatistics, decomposition: Decomposition | None = None
+    ) -> SinrTerms:
+        """Closed-form terms from :meth:`scaled_statistics` (and their eigendecomposition
+        ``eigh(stats.spatial)``, if already computed)."""
+        terms = eigen_terms(stats, self.pilot_setup(), decomposition)
         return replace(terms, coherent=terms.coherent.astype(complex))
 
     def se(self, terms: SinrTerms, power_w: np.ndarray, combiner: str | None = None) -> np.ndarray:
