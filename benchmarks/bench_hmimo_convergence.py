@@ -33,9 +33,9 @@ from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 from threadpoolctl import threadpool_limits
 
 
-def paper_block(layers: int, trials: int, seed: int = 2025) -> LinkBlock:
-    """``trials`` channels of the Fig. 1 link at L = K = ``layers``."""
-    system = SimHmimoLink(
+def fig1_system(layers: int) -> SimHmimoLink:
+    """The Fig. 1 link of paper 000 at L = K = ``layers`` (its default parameters)."""
+    return SimHmimoLink(
         {
             "channel": CorrelatedRayleighChannel(),
             "propagation": RayleighSommerfeldPropagation(),
@@ -45,12 +45,20 @@ def paper_block(layers: int, trials: int, seed: int = 2025) -> LinkBlock:
         tx_layers=layers,
         rx_layers=layers,
     )
+
+
+def drawn_link(system: SimHmimoLink, rng: np.random.Generator) -> HmimoLink:
+    """One trial's link of ``system``: its hops, a channel drawn from ``rng``, noise, budget."""
+    return HmimoLink(
+        system.tx_hops, system.rx_hops, system.draw(rng), system.noise_w, system.budget_w
+    )
+
+
+def paper_block(layers: int, trials: int, seed: int = 2025) -> LinkBlock:
+    """``trials`` channels of the Fig. 1 link at L = K = ``layers``."""
+    system = fig1_system(layers)
     rng = np.random.default_rng(seed)
-    links = [
-        HmimoLink(system.tx_hops, system.rx_hops, system.draw(rng), system.noise_w, system.budget_w)
-        for _ in range(trials)
-    ]
-    return LinkBlock.of_links(links)
+    return LinkBlock.of_links([drawn_link(system, rng) for _ in range(trials)])
 
 
 def seconds_per_evaluation(block: LinkBlock, repeats: int = 5) -> dict[str, float]:

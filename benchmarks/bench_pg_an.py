@@ -20,13 +20,10 @@ import sys
 import time
 
 import numpy as np
-from simframe_hmimo.channel import CorrelatedRayleighChannel
+from bench_hmimo_convergence import drawn_link, fig1_system
 from simframe_hmimo.interfaces import HmimoLink
 from simframe_hmimo.power import WaterFilling
 from simframe_hmimo.projected_gradient import ProjectedGradientFit
-from simframe_hmimo.random_phases import RandomPhases
-from simframe_hmimo.system import SimHmimoLink
-from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 from threadpoolctl import threadpool_limits
 
 DEFAULTS = ProjectedGradientFit()
@@ -43,26 +40,9 @@ def budgets(draws_per_layer: int) -> dict[str, dict[str, float]]:
 
 
 def fig1_links(layers: int, trials: int) -> list[HmimoLink]:
-    system = SimHmimoLink(
-        {
-            "channel": CorrelatedRayleighChannel(),
-            "propagation": RayleighSommerfeldPropagation(),
-            "phases": RandomPhases(),
-            "power": WaterFilling(),
-        },
-        tx_layers=layers,
-        rx_layers=layers,
-    )
-    return [
-        HmimoLink(
-            system.tx_hops,
-            system.rx_hops,
-            system.draw(np.random.default_rng(trial)),
-            system.noise_w,
-            system.budget_w,
-        )
-        for trial in range(trials)
-    ]
+    """The Fig. 1 link at L = K = ``layers``, one channel per trial seeded by the trial."""
+    system = fig1_system(layers)
+    return [drawn_link(system, np.random.default_rng(trial)) for trial in range(trials)]
 
 
 def run(optimiser: ProjectedGradientFit, links: list[HmimoLink]) -> tuple[np.ndarray, float, float]:
