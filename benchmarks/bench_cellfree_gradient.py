@@ -20,12 +20,11 @@ machine makes them noisy). Default size: the paper's L = K = 20, N = 4, SIM 2 x 
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from collections.abc import Callable
 
 import numpy as np
-from bench_cellfree import prepared_drop, uplink
+from bench_cellfree import median_time, prepared_drop, uplink
 from simframe_cellfree.gradient_design import CellFreeGradientDesign, Objective
 from simframe_cellfree.gradient_design import objective_and_gradient as gradient_evaluation
 from simframe_cellfree.phases import CellFreeStepSearch
@@ -56,10 +55,6 @@ def timed(action: Callable[[], object]) -> tuple[float, object]:
 def timed_design(optimiser, problem, phases):
     """``(wall time s, PhaseDesign)`` of one run (the optimisers draw nothing from ``rng``)."""
     return timed(lambda: optimiser.optimise(problem, phases, None))
-
-
-def median_time(action: Callable[[], object], repeats: int) -> float:
-    return statistics.median(timed(action)[0] for _ in range(repeats))
 
 
 def evaluation_costs(problem, phases) -> None:

@@ -86,31 +86,23 @@ class UplinkProblem:
             raise ValueError("pilots are not assigned yet")
         return PilotSetup(self.pilots, self.full_power_w, self.tau_p)
 
-    def scaled_statistics(self, transfer: np.ndarray, ap: int | None = None) -> ScaledStatistics:
+    def scaled_statistics(self, transfer: np.ndarray) -> ScaledStatistics:
         """The statistics factored per AP: ``S_l = G_l^T R G_l^*``, ``d_lk = G_l^T a_lk`` and the
-        scales ``beta/(kappa+1)`` and ``sqrt(beta kappa/(kappa+1))``.
-
-        ``transfer`` is ``(..., L, M, N)`` for all APs, or ``(..., M, N)`` candidates of AP ``ap``
-        (the result then has an AP axis of length one).
+        scales ``beta/(kappa+1)`` and ``sqrt(beta kappa/(kappa+1))``, for transfers
+        ``(..., L, M, N)`` of every AP.
         """
-        rows = slice(None) if ap is None else slice(ap, ap + 1)
-        if ap is not None:
-            transfer = transfer[..., None, :, :]
-        beta, kappa = self.fading.gain[rows], self.fading.rician_factor[rows]
+        beta, kappa = self.fading.gain, self.fading.rician_factor
         return ScaledStatistics(
             spatial=self.front_end.spatial_covariance(transfer),
-            direction=self.los[rows] @ transfer,
+            direction=self.los @ transfer,
             covariance_scale=beta / (kappa + 1),
             mean_scale=np.sqrt(beta * kappa / (kappa + 1)),
         )
 
-    def statistics(self, transfer: np.ndarray, ap: int | None = None) -> ChannelStatistics:
-        """``gbar_lk = sqrt(beta kappa/(kappa+1)) G_l^T a_lk``, ``R_lk = beta/(kappa+1) G^T R G^*``.
-
-        ``transfer`` is ``(..., L, M, N)`` for all APs, or ``(..., M, N)`` candidates of AP ``ap``
-        (the result then has an AP axis of length one).
-        """
-        scaled = self.scaled_statistics(transfer, ap)
+    def statistics(self, transfer: np.ndarray) -> ChannelStatistics:
+        """``gbar_lk = sqrt(beta kappa/(kappa+1)) G_l^T a_lk``, ``R_lk = beta/(kappa+1) G^T R G^*``
+        for transfers ``(..., L, M, N)`` of every AP."""
+        scaled = self.scaled_statistics(transfer)
         covariance = scaled.covariance_scale[..., None, None] * scaled.spatial[..., :, None, :, :]
         return ChannelStatistics(scaled.mean_scale[..., None] * scaled.direction, covariance)
 
@@ -122,12 +114,7 @@ class UplinkProblem:
         """The closed-form terms for phases ``(L, Q, M)``, computed in each AP's eigenbasis
         (equal to ``closed_form_terms(self.statistics(...), self.pilot_setup())`` to round-off;
         ``coherent`` is complex as there)."""
-        return self.ap_terms(None, self.transfer(phases_rad))
-
-    def ap_terms(self, ap: int | None, transfer: np.ndarray) -> SinrTerms:
-        """Closed-form terms of AP ``ap`` alone for candidate transfers ``(C, M, N)`` (all APs
-        for ``ap = None`` and transfers ``(..., L, M, N)``)."""
-        return self.terms_of(self.scaled_statistics(transfer, ap))
+        return self.terms_of(self.scaled_statistics(self.transfer(phases_rad)))
 
     def terms_of(
         self, stats: ScaledStatistics, decomposition: Decomposition | None = None
