@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from simframe_metasurface.torus_lbfgs import select_rows
 
 from simframe_hmimo.backend import Backend
 from simframe_hmimo.interfaces import HmimoLink, SimShapes
@@ -110,7 +111,7 @@ class LinkBlock(SimShapes):
             )
             tx_fields.append((ops["tx"][layer] @ field_in).reshape(-1, trials, antennas))
         v_t = tx[:, -1].T[:, :, None] * tx_fields[-1]
-        channels = ops["channels"] if rows is None else ops["channels"][rows]
+        channels = select_rows(ops["channels"], rows)
         at_rx = (channels @ v_t.swapaxes(0, 1)).swapaxes(0, 1)
         rx_fields = [at_rx]
         for layer in range(len(ops["rx"]) - 1, -1, -1):
@@ -163,7 +164,7 @@ class LinkBlock(SimShapes):
                 adjoint = (
                     ops["rx_h"][layer + 1] @ continued.reshape(-1, trials * antennas)
                 ).reshape(-1, trials, antennas)
-        channels_h = ops["channels_h"] if rows is None else ops["channels_h"][rows]
+        channels_h = select_rows(ops["channels_h"], rows)
         adjoint = (channels_h @ continued.swapaxes(0, 1)).swapaxes(0, 1)
         grad_tx = [None] * len(ops["tx"])
         for layer in range(len(ops["tx"]) - 1, -1, -1):

@@ -83,8 +83,8 @@ class CurvatureMemory:
         self.steps[rows, slots] = steps
         self.gradient_changes[rows, slots] = changes
         stored_steps, stored_changes = (
-            self._of(rows, self.steps),
-            self._of(rows, self.gradient_changes),
+            select_rows(self.steps, rows),
+            select_rows(self.gradient_changes, rows),
         )
         with_steps = _times(stored_steps, changes)
         with_changes, among_changes = np.moveaxis(
@@ -111,12 +111,12 @@ class CurvatureMemory:
         order = (self.pushed[rows, None] + np.arange(capacity)) % capacity  # oldest first
         filled = np.arange(capacity) >= capacity - np.minimum(self.pushed[rows, None], capacity)
         pick = np.arange(len(rows))[:, None, None], order[:, :, None], order[:, None, :]
-        step_changes = self._of(rows, self.step_changes)[pick]
-        change_changes = self._of(rows, self.change_changes)[pick]
+        step_changes = select_rows(self.step_changes, rows)[pick]
+        change_changes = select_rows(self.change_changes, rows)[pick]
         diagonal = np.where(filled, np.diagonal(step_changes, axis1=1, axis2=2), 1.0)
         upper = np.triu(step_changes, 1) + diagonal[:, :, None] * np.eye(capacity)
         gamma = self.scale[rows]
-        steps, changes = self._of(rows, self.steps), self._of(rows, self.gradient_changes)
+        steps, changes = select_rows(self.steps, rows), select_rows(self.gradient_changes, rows)
         a = _times(steps, gradients)[np.arange(len(rows))[:, None], order]
         b = _times(changes, gradients)[np.arange(len(rows))[:, None], order]
         p = np.linalg.solve(upper, a[:, :, None])
@@ -132,11 +132,13 @@ class CurvatureMemory:
             + (weights_changes[:, None, :] @ changes)[:, 0]
         )
 
-    def _of(self, rows: np.ndarray, array: np.ndarray) -> np.ndarray:
-        """``array[rows]``, without a copy when ``rows`` is every problem in order."""
-        if len(rows) == len(array) and np.array_equal(rows, np.arange(len(array))):
-            return array
-        return array[rows]
+
+def select_rows(array, rows: np.ndarray | None):
+    """``array[rows]`` (the problems ``rows`` of a block), without a copy when ``rows`` is
+    ``None`` or every problem in order, as a whole block's evaluation passes it."""
+    if rows is None or (len(rows) == len(array) and np.array_equal(rows, np.arange(len(array)))):
+        return array
+    return array[rows]
 
 
 def _times(stacked: np.ndarray, vectors: np.ndarray) -> np.ndarray:
