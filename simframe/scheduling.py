@@ -10,7 +10,9 @@ speculative and are discarded.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
@@ -39,6 +41,8 @@ class PointProgress:
     means: np.ndarray | None = None
     half_widths: np.ndarray | None = None
     converged: bool = False
+    unsubmitted_from: int = 0
+    """No block below ``max(taken, unsubmitted_from)`` is unsubmitted (``submitted`` only grows)."""
 
     @property
     def decided(self) -> bool:
@@ -52,9 +56,10 @@ class PointProgress:
         """The first block not yet submitted, if the point (probably) needs it."""
         if self.decided:
             return None
-        index = self.taken
+        index = max(self.taken, self.unsubmitted_from)
         while index in self.submitted:
             index += 1
+        self.unsubmitted_from = index
         if index >= len(self.blocks):
             return None
         if speculative or self.blocks[index].start < self.wanted_trials:
@@ -112,12 +117,21 @@ class Plan:
         self.workers = workers
         self.group = group
         self.in_flight = 0
+        self._ordered = list(points.values())
+        self._first_open = 0  # points before it are decided, and a decided point stays so
+
+    def _open_points(self) -> Iterator[PointProgress]:
+        """The points from the first undecided one on, in order."""
+        ordered = self._ordered
+        while self._first_open < len(ordered) and ordered[self._first_open].decided:
+            self._first_open += 1
+        return islice(ordered, self._first_open, None)
 
     def next_job(self) -> tuple[int, list[int]] | None:
         """``(point, block indices)`` to submit now, or None."""
         if self.in_flight >= self.workers:
             return None
-        for progress in self.points.values():
+        for progress in self._open_points():
             index = progress.next_block(speculative=False)
             if index is not None:
                 indices = [index]
@@ -131,7 +145,7 @@ class Plan:
                 return self._submit(progress, indices)
         candidates = [
             (progress.running, progress.point, index)
-            for progress in self.points.values()
+            for progress in self._open_points()
             if (index := progress.next_block(speculative=True)) is not None
         ]
         if candidates:
@@ -152,4 +166,4 @@ class Plan:
 
     @property
     def undecided(self) -> int:
-        return sum(not p.decided for p in self.points.values())
+        return sum(not p.decided for p in self._open_points())
