@@ -19,7 +19,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from simframe.components import Component, SystemModel
-from simframe.plugins import PluginSettings, Registry, get_registry
+from simframe.plugins import PluginSettings, Registry, get_registry, plugin_origin
 from simframe.scenario import Configuration
 from simframe.trial import Metric, TrialContext
 
@@ -106,24 +106,20 @@ PHYSICAL_LAYER_HOOKS = (
     "simframe_trial_metrics",
 )
 
-_HOOK_CODES: dict[int, dict[CodeType, str]] = {}
-
 
 def _hook_implementations(registry: Registry) -> dict[CodeType, str]:
-    """Code of every physical-layer hook implementation -> ``hook NAME of plugin ORIGIN``."""
-    key = id(registry)
-    if key not in _HOOK_CODES:
-        codes = {}
-        for hook_name in PHYSICAL_LAYER_HOOKS:
-            for impl in getattr(registry.hook, hook_name).get_hookimpls():
-                plugin = registry.plugin_manager.get_name(impl.plugin) or repr(impl.plugin)
-                version = registry.versions.get(plugin, "")
-                origin = plugin if version in ("", "local file") else f"{plugin} ({version})"
-                code = getattr(impl.function, "__code__", None)
-                if code is not None:
-                    codes[code] = f"hook {hook_name} of plugin {origin}"
-        _HOOK_CODES[key] = codes
-    return _HOOK_CODES[key]
+    """Code of every physical-layer hook implementation -> ``hook NAME of plugin ORIGIN``
+    (built when a trial fails, so never on the hot path)."""
+    pm = registry.plugin_manager
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    codes = {}
+    for hook_name in PHYSICAL_LAYER_HOOKS:
+        for impl in getattr(registry.hook, hook_name).get_hookimpls():
+            code = getattr(impl.function, "__code__", None)
+            if code is not None:
+                origin = plugin_origin(pm, impl.plugin, dists)
+                codes[code] = f"hook {hook_name} of plugin {origin}"
+    return codes
 
 
 def _component_name(registry: Registry, owner: object) -> str | None:

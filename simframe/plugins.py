@@ -107,7 +107,9 @@ def _load_local_plugin(pm: pluggy.PluginManager, path_text: str) -> None:
     pm.register(module, name=str(path))
 
 
-def _origin(pm: pluggy.PluginManager, plugin: object, dists: dict[int, Any]) -> str:
+def plugin_origin(pm: pluggy.PluginManager, plugin: object, dists: dict[int, Any]) -> str:
+    """``NAME (DISTRIBUTION VERSION)`` of a registered plugin, or its name alone when no
+    distribution installed it (a ``--plugin`` file); ``dists`` maps ``id(plugin)`` to it."""
     name = pm.get_name(plugin) or repr(plugin)
     dist = dists.get(id(plugin))
     if dist is None:
@@ -150,7 +152,7 @@ def _collect(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[list[Any], 
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     collected = []
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
-        origin = _origin(pm, impl.plugin, dists)
+        origin = plugin_origin(pm, impl.plugin, dists)
         try:
             result = impl.function()
         except Exception as exc:
