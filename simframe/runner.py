@@ -83,9 +83,13 @@ def _block_path(parts: Path, point: int, block: int) -> Path:
     return parts / f"block-{point:06d}-{block:06d}.nc"
 
 
-def _block_files(parts: Path, point: int) -> list[Path]:
-    """The files of a point's finished blocks (each holds a job's consecutive blocks)."""
-    return sorted(parts.glob(f"block-{point:06d}-*.nc"))
+def _block_files(parts: Path) -> dict[int, list[Path]]:
+    """The files of finished blocks in ``parts`` by point (each holds a job's consecutive
+    blocks), listed once per run."""
+    files: dict[int, list[Path]] = {}
+    for path in sorted(parts.glob("block-*-*.nc")):
+        files.setdefault(int(path.stem.split("-")[1]), []).append(path)
+    return files
 
 
 def _first_block(path: Path) -> int:
@@ -235,15 +239,18 @@ class _SweepRun:
         self.parts = parts
         self.report = report
         self.progress = progress
+        self.files = _block_files(parts)  # every point's block files, kept up to date
 
     def job_finished(self, point: PointProgress, indices: list[int], blocks: xr.Dataset) -> None:
         """Keep a job's finished blocks on disk (one file) and let their point take them."""
-        write_atomically(blocks, _block_path(self.parts, point.point, indices[0]))
+        path = _block_path(self.parts, point.point, indices[0])
+        write_atomically(blocks, path)
+        self.files.setdefault(point.point, []).append(path)
         self._take(point, indices, blocks)
 
     def resume_blocks(self, point: PointProgress) -> None:
         """Take the blocks an interrupted run finished, as if they had just come back."""
-        for path in _block_files(self.parts, point.point):
+        for path in list(self.files.get(point.point, [])):
             blocks = open_result(path)
             indices = sorted({int(t) // self.scenario.trial_block for t in blocks.trial.values})
             point.submitted.update(indices)
@@ -266,7 +273,7 @@ class _SweepRun:
         """Assemble the point from its kept blocks, write it, drop the block files."""
         assert point.stop is not None
         trials_run = point.trials_taken
-        files = _block_files(self.parts, point.point)
+        files = sorted(self.files.pop(point.point, []))
         kept = [open_result(path) for path in files if _first_block(path) < point.stop]
         dataset = assemble_point(self.scenario, point.point, kept, trials_run)
         if self.scenario.precision is not None:
