@@ -10,7 +10,7 @@
 
 All on one BLAS thread; batched runs optimise all channels in one block.
 Run: python benchmarks/bench_hmimo_convergence.py [--trials 4] [--block 20] [--layers 7 10]
-[--methods rmax hybrid] [--skip-reference] [--timing-only]
+[--methods rmax hybrid] [--param NAME=VALUE ...] [--skip-reference] [--timing-only]
 """
 
 from __future__ import annotations
@@ -140,6 +140,12 @@ def convergence(method: RateMaximisation, block: LinkBlock, reference: bool) -> 
     )
 
 
+def _typed(kind: type[RateMaximisation], name: str, text: str):
+    """``text`` as the type of ``kind``'s parameter ``name``."""
+    (parameter,) = [p for p in kind.parameters if p.name == name]
+    return parameter.type(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=4, help="channels for convergence")
@@ -150,7 +156,15 @@ def main() -> None:
     parser.add_argument(
         "--methods", nargs="+", default=["rmax", "hybrid"], choices=["rmax", "hybrid"]
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter of both methods other than its default, e.g. preconditioner_exponent=0",
+    )
     args = parser.parse_args()
+    params = dict(item.split("=", 1) for item in args.param)
     for layers in args.layers:
         print(f"L = K = {layers}, N = M = 100, S = 4")
         timings = seconds_per_evaluation(paper_block(layers, args.block))
@@ -163,7 +177,8 @@ def main() -> None:
         block = paper_block(layers, args.trials)
         print(f"  convergence on {args.trials} channels (one block):")
         for method in args.methods:
-            optimiser = RateMaximisation() if method == "rmax" else HybridOptimisation()
+            kind = RateMaximisation if method == "rmax" else HybridOptimisation
+            optimiser = kind(**{name: _typed(kind, name, value) for name, value in params.items()})
             convergence(optimiser, block, not args.skip_reference)
 
 

@@ -23,7 +23,12 @@ from simframe_metasurface.torus_lbfgs import select_rows
 
 from simframe_hmimo.backend import Backend
 from simframe_hmimo.interfaces import HmimoLink, SimShapes
-from simframe_hmimo.link import rate_channel_gradient, rate_power_gradient, rates_bps_hz
+from simframe_hmimo.link import (
+    rate_channel_gradient,
+    rate_power_gradient,
+    rates_bps_hz,
+    stream_powers,
+)
 
 
 @dataclass(frozen=True)
@@ -142,23 +147,74 @@ class LinkBlock(SimShapes):
         """Rates and gradients of the trials ``rows`` (all when ``None``) by one batched forward
         and one batched adjoint pass (Theorem 1; see :func:`simframe_hmimo.link.backpropagate`).
         """
-        ops, backend = self._operators, self.backend
+        backend = self.backend
         tx_b, rx_b = self._phases(tx, rx)
         tx_fields, rx_fields, effective_b = self._propagate(tx_b, rx_b, rows)
         effective = backend.to_numpy(effective_b)
         g = backend.asarray(rate_channel_gradient(effective, powers_w, self.noise_w))
-        trials, antennas = tx.shape[0], self.antennas
 
         def layer_gradient(adjoint, forward):
             return backend.xp.einsum("nbs,nbs->bn", adjoint, forward.conj())
 
+        grad_tx, grad_rx = self._adjoint_pass(
+            tx_b, rx_b, rows, g, tx_fields, rx_fields, layer_gradient
+        )
+        return RateGradients(
+            rates_bps_hz(effective, powers_w, self.noise_w),
+            grad_tx,
+            grad_rx,
+            rate_power_gradient(effective, powers_w, self.noise_w),
+        )
+
+    def curvature_diagonal(
+        self, tx: np.ndarray, rx: np.ndarray, powers_w: np.ndarray, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Gauss-Newton estimate of the rate's curvature along every meta-atom's angle,
+        ``(b, L, N)`` and ``(b, K, M)`` for the trials ``rows`` (all when ``None``), up to a
+        common factor (only ratios are meant).
+
+        For one layer ``H = A diag(theta) F`` (``F`` the field arriving at the layer, ``A``
+        everything after it), so atom ``n`` moves ``H`` along ``c_n = A[:, n] F[n, :]``. A nulled
+        interference entry ``H_sj`` then grows as ``|c_sjn|^2 dphi^2``, and eq. (5) weighs it by
+        ``p_j / (I_s + sigma^2)``; the signal entries by ``p_s / T_s``. The estimate is
+        ``d_n = sum_sj w_sj |A_sn|^2 |F_nj|^2`` with those weights: the Gauss-Newton diagonal of
+        the rate where the interference is nulled. ``A`` comes from the adjoint pass of
+        Theorem 1 seeded with the identity (one extra pass, no gradient).
+        """
+        backend, xp = self.backend, self.backend.xp
+        tx_b, rx_b = self._phases(tx, rx)
+        tx_fields, rx_fields, effective_b = self._propagate(tx_b, rx_b, rows)
+        effective = backend.to_numpy(effective_b)
+        signal, interference = stream_powers(effective, powers_w)
+        weights = powers_w[:, None, :] / (interference + self.noise_w)[:, :, None]
+        streams = np.arange(self.antennas)
+        weights[:, streams, streams] = powers_w / (signal + interference + self.noise_w)
+        weights_b = backend.asarray(weights)
+        identity = backend.asarray(
+            np.broadcast_to(np.eye(self.antennas, dtype=complex), effective.shape).copy()
+        )
+
+        def layer_curvature(adjoint, forward):
+            return xp.einsum(
+                "nbs,bsj,nbj->bn", xp.abs(adjoint) ** 2, weights_b, xp.abs(forward) ** 2
+            )
+
+        return self._adjoint_pass(tx_b, rx_b, rows, identity, tx_fields, rx_fields, layer_curvature)
+
+    def _adjoint_pass(self, tx_b, rx_b, rows, seed, tx_fields, rx_fields, per_layer):
+        """Carry ``A^H seed`` backwards through the RX layers, ``H~`` and the TX layers (``A``
+        everything after the layer, ``seed`` ``(b, S, S)``) and apply ``per_layer(adjoint,
+        forward)`` (``(atoms, b, S)`` each) at every layer; returns the stacked TX and RX
+        results as numpy arrays ``(b, L, N)`` and ``(b, K, M)``."""
+        ops, backend = self._operators, self.backend
+        trials, antennas = tx_b.shape[0], self.antennas
         rx_conj, tx_conj = rx_b.conj(), tx_b.conj()
-        grad_rx = []
-        adjoint = (ops["rx_h"][0] @ g.swapaxes(0, 1).reshape(antennas, -1)).reshape(
+        at_rx = []
+        adjoint = (ops["rx_h"][0] @ seed.swapaxes(0, 1).reshape(antennas, -1)).reshape(
             -1, trials, antennas
         )
         for layer in range(len(ops["rx"])):
-            grad_rx.append(layer_gradient(adjoint, rx_fields[layer]))
+            at_rx.append(per_layer(adjoint, rx_fields[layer]))
             continued = rx_conj[:, layer].T[:, :, None] * adjoint
             if layer + 1 < len(ops["rx"]):
                 adjoint = (
@@ -166,18 +222,13 @@ class LinkBlock(SimShapes):
                 ).reshape(-1, trials, antennas)
         channels_h = select_rows(ops["channels_h"], rows)
         adjoint = (channels_h @ continued.swapaxes(0, 1)).swapaxes(0, 1)
-        grad_tx = [None] * len(ops["tx"])
+        at_tx = [None] * len(ops["tx"])
         for layer in range(len(ops["tx"]) - 1, -1, -1):
-            grad_tx[layer] = layer_gradient(adjoint, tx_fields[layer])
+            at_tx[layer] = per_layer(adjoint, tx_fields[layer])
             if layer > 0:
                 continued = (tx_conj[:, layer].T[:, :, None] * adjoint).reshape(
                     -1, trials * antennas
                 )
                 adjoint = (ops["tx_h"][layer] @ continued).reshape(-1, trials, antennas)
         xp = backend.xp
-        return RateGradients(
-            rates_bps_hz(effective, powers_w, self.noise_w),
-            backend.to_numpy(xp.stack(grad_tx, 1)),
-            backend.to_numpy(xp.stack(grad_rx, 1)),
-            rate_power_gradient(effective, powers_w, self.noise_w),
-        )
+        return backend.to_numpy(xp.stack(at_tx, 1)), backend.to_numpy(xp.stack(at_rx, 1))

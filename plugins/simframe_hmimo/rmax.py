@@ -20,7 +20,9 @@ class RateMaximisation(HmimoPhaseOptimiser):
     Each outer iteration runs ``inner_iterations`` of the Riemannian L-BFGS of
     :mod:`simframe_metasurface.torus_lbfgs` on the TX and RX phases together (the paper
     alternates a TX block and an RX block; one joint block reaches the same rate in fewer
-    evaluations, see docs/reproductions/paper000.md), with the exact gradients of Theorem 1,
+    evaluations, see docs/reproductions/paper000.md), with the exact gradients of Theorem 1 and
+    the angles preconditioned by the rate's curvature per atom (``preconditioner_exponent``, see
+    :mod:`simframe_hmimo.rate_ascent`; a fresh curvature memory every outer iteration),
     then the power slot (``wmmse`` in the paper) started from the current powers
     (``power_schedule = "alternating"``, the paper's schedule), or ascends the power logits
     together with the phases and polishes with the power slot (``"joint"``). Random initial
@@ -42,7 +44,7 @@ class RateMaximisation(HmimoPhaseOptimiser):
             float,
             0.1,
             "rad",
-            "largest angle change of a steepest-descent step (no curvature pairs yet)",
+            "largest change of a (preconditioned) angle in a steepest-descent step (no pairs yet)",
             minimum=0.0,
         ),
         Parameter(
@@ -51,6 +53,14 @@ class RateMaximisation(HmimoPhaseOptimiser):
             "alternating",
             help="powers by the power slot between phase blocks, or ascended with the phases",
             choices=POWER_SCHEDULES,
+        ),
+        Parameter(
+            "preconditioner_exponent",
+            float,
+            0.25,
+            help="angles scaled by (curvature / mean)^this every outer iteration; 0 = off",
+            minimum=0.0,
+            maximum=1.0,
         ),
     )
 
@@ -63,6 +73,7 @@ class RateMaximisation(HmimoPhaseOptimiser):
             first_step_rad=self.first_step_rad,
             tolerance=self.tolerance,
             power_schedule=self.power_schedule,
+            preconditioner_exponent=self.preconditioner_exponent,
         )
 
     def optimise(self, link, allocator, rng):

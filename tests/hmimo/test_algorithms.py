@@ -74,13 +74,20 @@ def test_imin_single_atom_update_is_the_closed_form_minimum():
 
 
 @settings(max_examples=8, deadline=None)
-@given(sizes=small_sizes, seed=st.integers(0, 2**32 - 1))
-def test_rmax_never_lowers_the_rate(sizes, seed):
+@given(
+    sizes=small_sizes,
+    seed=st.integers(0, 2**32 - 1),
+    exponent=st.sampled_from([0.0, 0.25, 0.5, 1.0]),
+)
+def test_rmax_never_lowers_the_rate(sizes, seed, exponent):
     rng = np.random.default_rng(seed)
     link = random_link(rng, *sizes)
-    result = RateMaximisation(max_outer_iterations=4, inner_iterations=15, tolerance=0.0).optimise(
-        link, Wmmse(), rng
-    )
+    result = RateMaximisation(
+        max_outer_iterations=4,
+        inner_iterations=15,
+        tolerance=0.0,
+        preconditioner_exponent=exponent,
+    ).optimise(link, Wmmse(), rng)
     trace = np.array(result.objective_trace)
     assert np.all(np.diff(trace) >= -1e-9)
     assert np.isclose(

@@ -79,6 +79,36 @@ def test_batched_gradients_match_central_differences(sizes, seed):
         )
 
 
+@settings(max_examples=15, deadline=None)
+@given(sizes=sizes, seed=st.integers(0, 2**32 - 1), trials=st.integers(1, 3))
+def test_curvature_diagonal_is_the_gauss_newton_diagonal(sizes, seed, trials):
+    """``d_n = sum_sj w_sj |dH_sj / dtheta_n|^2``, with ``dH / dtheta_n`` taken by brute force
+    (``H`` is affine in each ``theta_n``: ``H(theta_n = 1) - H(theta_n = 0)``) and the weights
+    ``p_j / (I_s + sigma^2)`` off the diagonal, ``p_s / T_s`` on it; also for a subset of rows."""
+    block, _, tx, rx, powers = random_block(sizes, seed, trials)
+    channels = block.effective_channels(tx, rx)
+    received = np.abs(channels) ** 2 * powers[:, None, :]
+    signal = np.diagonal(received, axis1=1, axis2=2)
+    total = received.sum(axis=2) + block.noise_w
+    weights = powers[:, None, :] / (total - signal)[:, :, None]
+    for s in range(block.antennas):
+        weights[:, s, s] = powers[:, s] / total[:, s]
+    curvature = block.curvature_diagonal(tx, rx, powers)
+    for side, phases, result in (("tx", tx, curvature[0]), ("rx", rx, curvature[1])):
+        for index in np.ndindex(phases.shape[1:]):
+            ends = []
+            for value in (1.0, 0.0):
+                moved = {"tx": tx.copy(), "rx": rx.copy()}
+                moved[side][(slice(None), *index)] = value
+                ends.append(block.effective_channels(moved["tx"], moved["rx"]))
+            expected = np.sum(weights * np.abs(ends[0] - ends[1]) ** 2, axis=(1, 2))
+            np.testing.assert_allclose(result[(slice(None), *index)], expected, rtol=1e-9)
+    rows = np.arange(trials)[::-1]
+    subset = block.curvature_diagonal(tx[rows], rx[rows], powers[rows], rows)
+    np.testing.assert_allclose(subset[0], curvature[0][rows], rtol=1e-12)
+    np.testing.assert_allclose(subset[1], curvature[1][rows], rtol=1e-12)
+
+
 def test_links_of_a_block_must_share_hops():
     rng = np.random.default_rng(0)
     first, second = random_link(rng, 2, 4, 4, 2, 2), random_link(rng, 2, 4, 4, 2, 2)
@@ -104,3 +134,10 @@ def test_torch_backend_equals_numpy():
     np.testing.assert_allclose(on_torch.tx, on_numpy.tx, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(on_torch.rx, on_numpy.rx, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(on_torch.powers, on_numpy.powers, rtol=1e-9, atol=1e-12)
+    torch_block = replace(block, backend=backend_named("torch"))
+    for on_torch, on_numpy in zip(
+        torch_block.curvature_diagonal(tx, rx, powers),
+        block.curvature_diagonal(tx, rx, powers),
+        strict=True,
+    ):
+        np.testing.assert_allclose(on_torch, on_numpy, rtol=1e-9)
