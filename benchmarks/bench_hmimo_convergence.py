@@ -32,6 +32,8 @@ from simframe_hmimo.system import SimHmimoLink
 from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 from threadpoolctl import threadpool_limits
 
+from simframe.scenario import parse_override
+
 
 def fig1_system(layers: int) -> SimHmimoLink:
     """The Fig. 1 link of paper 000 at L = K = ``layers`` (its default parameters)."""
@@ -140,12 +142,6 @@ def convergence(method: RateMaximisation, block: LinkBlock, reference: bool) -> 
     )
 
 
-def _typed(kind: type[RateMaximisation], name: str, text: str):
-    """``text`` as the type of ``kind``'s parameter ``name``."""
-    (parameter,) = [p for p in kind.parameters if p.name == name]
-    return parameter.type(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=4, help="channels for convergence")
@@ -164,7 +160,7 @@ def main() -> None:
         help="a parameter of both methods other than its default, e.g. preconditioner_exponent=0",
     )
     args = parser.parse_args()
-    params = dict(item.split("=", 1) for item in args.param)
+    params = dict(parse_override(item) for item in args.param)
     for layers in args.layers:
         print(f"L = K = {layers}, N = M = 100, S = 4")
         timings = seconds_per_evaluation(paper_block(layers, args.block))
@@ -178,7 +174,7 @@ def main() -> None:
         print(f"  convergence on {args.trials} channels (one block):")
         for method in args.methods:
             kind = RateMaximisation if method == "rmax" else HybridOptimisation
-            optimiser = kind(**{name: _typed(kind, name, value) for name, value in params.items()})
+            optimiser = kind(**params)
             convergence(optimiser, block, not args.skip_reference)
 
 
