@@ -109,8 +109,7 @@ def tenfold(optimiser):
         }
     else:
         settings["max_iterations"] = 10 * optimiser.max_iterations
-    current = {p.name: getattr(optimiser, p.name) for p in optimiser.parameters}
-    return type(optimiser)(**{**current, **settings})
+    return type(optimiser)(**{**optimiser.params, **settings})
 
 
 def budget_check(name: str, aps: int, drops: int, network: dict) -> None:

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from simframe_metasurface.torus_lbfgs import minimise_lbfgs_block
+from simframe_metasurface.torus_lbfgs import minimise_lbfgs_block, select_rows
 
 from simframe_hmimo.interfaces import HmimoPowerAllocator
 from simframe_hmimo.link import rates_bps_hz
@@ -90,8 +90,9 @@ class _Scaled:
         self.objective, self.scales = objective, scales
 
     def __call__(self, u: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        cost, gradient = self.objective(u / self.scales[rows], rows)
-        return cost, gradient / self.scales[rows]
+        scales = select_rows(self.scales, rows)
+        cost, gradient = self.objective(u / scales, rows)
+        return cost, gradient / scales
 
 
 class _Objective:
