@@ -6,7 +6,8 @@ multiplies every trial's field in a single product; the channel ``H~`` is a batc
 ``(B, M, N) @ (B, N, S)``. The adjoint pass (Theorem 1) is batched the same way, with the
 conjugate-transposed hops formed once per block rather than once per evaluation. Rates and
 gradients of a trial equal those of :class:`~simframe_hmimo.interfaces.HmimoLink` for that
-trial to round-off, whichever trials share the block.
+trial to round-off, and have the same bits whichever trials share the block (see
+``COLUMN_PANEL``).
 
 Layouts: phases ``(B, L, N)`` / ``(B, K, M)`` complex, powers ``(B, S)`` W. Fields inside are
 ``(atoms, B, S)`` so that the hop products need no copies.
@@ -29,6 +30,14 @@ from simframe_hmimo.link import (
     rates_bps_hz,
     stream_powers,
 )
+
+COLUMN_PANEL = 4
+"""On numpy, a hop multiplies fields padded with zero columns to a multiple of this width.
+OpenBLAS computes a product's columns in panels (zgemm: 4 wide on x86-64 SkylakeX, 2 on
+Haswell) and the last, narrower columns with other kernels that round differently, so without
+padding a trial's bits would depend on how many trials share the product. With S = 4 streams
+nothing is padded. Measured on OpenBLAS 0.3.31 (SkylakeX); other BLAS builds are not checked
+(tests/hmimo/test_link_block.py would show it: a subset of a block must give the same bits)."""
 
 
 @dataclass(frozen=True)
@@ -111,19 +120,35 @@ class LinkBlock(SimShapes):
         first = ops["tx"][0]
         tx_fields = [xp.broadcast_to(first[:, None, :], (first.shape[0], trials, antennas))]
         for layer in range(1, len(ops["tx"])):
-            field_in = (tx[:, layer - 1].T[:, :, None] * tx_fields[-1]).reshape(
-                -1, trials * antennas
+            tx_fields.append(
+                self._hop(ops["tx"][layer], tx[:, layer - 1].T[:, :, None] * tx_fields[-1])
             )
-            tx_fields.append((ops["tx"][layer] @ field_in).reshape(-1, trials, antennas))
         v_t = tx[:, -1].T[:, :, None] * tx_fields[-1]
         channels = select_rows(ops["channels"], rows)
         at_rx = (channels @ v_t.swapaxes(0, 1)).swapaxes(0, 1)
         rx_fields = [at_rx]
         for layer in range(len(ops["rx"]) - 1, -1, -1):
-            field_in = (rx[:, layer].T[:, :, None] * rx_fields[-1]).reshape(-1, trials * antennas)
-            rx_fields.append((ops["rx"][layer] @ field_in).reshape(-1, trials, antennas))
+            rx_fields.append(
+                self._hop(ops["rx"][layer], rx[:, layer].T[:, :, None] * rx_fields[-1])
+            )
         effective = rx_fields.pop().swapaxes(0, 1)
         return tx_fields, rx_fields[::-1], effective
+
+    def _hop(self, matrix: Any, field: Any) -> Any:
+        """``matrix @ field`` for a field ``(atoms, b, S)``: one product over all trials'
+        columns. On numpy the columns are C-ordered (a column-major view would reach BLAS
+        transposed, through other kernels) and padded to whole ``COLUMN_PANEL``-wide panels."""
+        atoms, trials, antennas = field.shape
+        width = trials * antennas
+        columns = field.reshape(atoms, width)
+        if self.backend.name != "numpy":
+            return (matrix @ columns).reshape(-1, trials, antennas)
+        pad = -width % COLUMN_PANEL
+        if pad == 0:
+            return (matrix @ np.ascontiguousarray(columns)).reshape(-1, trials, antennas)
+        padded = np.zeros((atoms, width + pad), dtype=np.result_type(matrix, columns))
+        padded[:, :width] = columns
+        return np.ascontiguousarray((matrix @ padded)[:, :width]).reshape(-1, trials, antennas)
 
     def _phases(self, tx: np.ndarray, rx: np.ndarray) -> tuple[Any, Any]:
         return self.backend.asarray(tx), self.backend.asarray(rx)
@@ -195,9 +220,10 @@ class LinkBlock(SimShapes):
         )
 
         def layer_curvature(adjoint, forward):
-            return xp.einsum(
-                "nbs,bsj,nbj->bn", xp.abs(adjoint) ** 2, weights_b, xp.abs(forward) ** 2
-            )
+            # sum_j w_sj |F_nj|^2, then sum_s |A_sn|^2 times it, in this order for every block
+            # (a three-operand einsum picks its summation order by the operands' shapes)
+            seen = (xp.abs(forward) ** 2).swapaxes(0, 1) @ weights_b.swapaxes(1, 2)
+            return ((xp.abs(adjoint) ** 2).swapaxes(0, 1) * seen).sum(-1)
 
         return self._adjoint_pass(tx_b, rx_b, rows, identity, tx_fields, rx_fields, layer_curvature)
 
@@ -207,28 +233,20 @@ class LinkBlock(SimShapes):
         forward)`` (``(atoms, b, S)`` each) at every layer; returns the stacked TX and RX
         results as numpy arrays ``(b, L, N)`` and ``(b, K, M)``."""
         ops, backend = self._operators, self.backend
-        trials, antennas = tx_b.shape[0], self.antennas
         rx_conj, tx_conj = rx_b.conj(), tx_b.conj()
         at_rx = []
-        adjoint = (ops["rx_h"][0] @ seed.swapaxes(0, 1).reshape(antennas, -1)).reshape(
-            -1, trials, antennas
-        )
+        adjoint = self._hop(ops["rx_h"][0], seed.swapaxes(0, 1))
         for layer in range(len(ops["rx"])):
             at_rx.append(per_layer(adjoint, rx_fields[layer]))
             continued = rx_conj[:, layer].T[:, :, None] * adjoint
             if layer + 1 < len(ops["rx"]):
-                adjoint = (
-                    ops["rx_h"][layer + 1] @ continued.reshape(-1, trials * antennas)
-                ).reshape(-1, trials, antennas)
+                adjoint = self._hop(ops["rx_h"][layer + 1], continued)
         channels_h = select_rows(ops["channels_h"], rows)
         adjoint = (channels_h @ continued.swapaxes(0, 1)).swapaxes(0, 1)
         at_tx = [None] * len(ops["tx"])
         for layer in range(len(ops["tx"]) - 1, -1, -1):
             at_tx[layer] = per_layer(adjoint, tx_fields[layer])
             if layer > 0:
-                continued = (tx_conj[:, layer].T[:, :, None] * adjoint).reshape(
-                    -1, trials * antennas
-                )
-                adjoint = (ops["tx_h"][layer] @ continued).reshape(-1, trials, antennas)
+                adjoint = self._hop(ops["tx_h"][layer], tx_conj[:, layer].T[:, :, None] * adjoint)
         xp = backend.xp
         return backend.to_numpy(xp.stack(at_tx, 1)), backend.to_numpy(xp.stack(at_rx, 1))

@@ -83,6 +83,13 @@ def power_logits(powers_w: np.ndarray) -> np.ndarray:
     return np.log(np.maximum(powers_w, 1e-12 * powers_w.max(axis=-1, keepdims=True)))
 
 
+def angle_gradient(gradient: np.ndarray, phases: np.ndarray) -> np.ndarray:
+    """``dR/dphi = Im(g conj(theta))`` for ``theta = exp(j phi)`` and the Euclidean gradient
+    ``g``, in real products: numpy's complex product rounds differently in its vectorised loop
+    and its scalar tail, which would make a trial's bits depend on the size of its block."""
+    return gradient.imag * phases.real - gradient.real * phases.imag
+
+
 class _Scaled:
     """``objective`` in the coordinates ``u = scales * x`` (gradient ``g / scales``)."""
 
@@ -146,8 +153,8 @@ class _Objective:
         tx, rx, powers = self.unpack(x, rows)
         result = self.block.rate_gradients(tx, rx, powers, rows)
         parts = [
-            np.imag(result.tx * tx.conj()).reshape(len(x), -1),
-            np.imag(result.rx * rx.conj()).reshape(len(x), -1),
+            angle_gradient(result.tx, tx).reshape(len(x), -1),
+            angle_gradient(result.rx, rx).reshape(len(x), -1),
         ]
         if self.joint:
             weighted = result.powers * powers

@@ -121,12 +121,19 @@ class HybridOptimisation(RateMaximisation):
     Runs Algorithm 2 exactly as the ``imin`` optimiser does (random phases from the trial's
     stream, ``imin_max_sweeps`` sweeps, water-filling), then RMax from its phases and powers with
     the power slot. Since RMax never lowers the rate, Hybrid's rate is at least IMin's (with
-    water-filling) on the same trial. The trace is RMax's.
+    water-filling) on the same trial. The trace is RMax's. Up to 100 outer iterations (RMax:
+    50): from IMin's start at L = 8-9 the rate still grows after 50 (97 % of what 10x the
+    budget reaches, 98.4-100 % after 100; docs/reproductions/paper000.md).
     """
 
     name = "hybrid"
     parameters = (
-        *RateMaximisation.parameters,
+        *(
+            replace(parameter, default=100)  # IMin's start has a longer tail at L = 8-9
+            if parameter.name == "max_outer_iterations"
+            else parameter
+            for parameter in RateMaximisation.parameters
+        ),
         Parameter("imin_max_sweeps", int, 30, help="IMin sweeps at most", minimum=1),
         Parameter("imin_tolerance", float, 1e-4, "1", "IMin relative stop change", minimum=0.0),
     )

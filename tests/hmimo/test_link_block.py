@@ -42,10 +42,11 @@ def test_batched_equals_per_trial(sizes, seed, trials):
         assert np.isclose(batched.rates_bps_hz[b], rate, rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(batched.tx[b], grad_tx, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(batched.rx[b], grad_rx, rtol=1e-9, atol=1e-12)
+    # a subset of the block's trials, in another order, gets the very same bits
     rows = np.arange(trials)[::-1][: max(1, trials // 2)]
     subset = block.rate_gradients(tx[rows], rx[rows], powers[rows], rows)
-    np.testing.assert_allclose(subset.tx, batched.tx[rows], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(subset.rates_bps_hz, batched.rates_bps_hz[rows], rtol=1e-12)
+    for name in ("rates_bps_hz", "tx", "rx", "powers"):
+        np.testing.assert_array_equal(getattr(subset, name), getattr(batched, name)[rows])
 
 
 @settings(max_examples=15, deadline=None)
@@ -103,10 +104,10 @@ def test_curvature_diagonal_is_the_gauss_newton_diagonal(sizes, seed, trials):
                 ends.append(block.effective_channels(moved["tx"], moved["rx"]))
             expected = np.sum(weights * np.abs(ends[0] - ends[1]) ** 2, axis=(1, 2))
             np.testing.assert_allclose(result[(slice(None), *index)], expected, rtol=1e-9)
-    rows = np.arange(trials)[::-1]
+    rows = np.arange(trials)[::-1][: max(1, trials - 1)]
     subset = block.curvature_diagonal(tx[rows], rx[rows], powers[rows], rows)
-    np.testing.assert_allclose(subset[0], curvature[0][rows], rtol=1e-12)
-    np.testing.assert_allclose(subset[1], curvature[1][rows], rtol=1e-12)
+    np.testing.assert_array_equal(subset[0], curvature[0][rows])
+    np.testing.assert_array_equal(subset[1], curvature[1][rows])
 
 
 def test_links_of_a_block_must_share_hops():
