@@ -86,7 +86,7 @@ def coefficient_gradient(
     hops: tuple[np.ndarray, ...],
     coefficients: np.ndarray,
     transfer_gradient: np.ndarray,
-    fields: list[np.ndarray] | None = None,
+    fields: list[np.ndarray],
 ) -> np.ndarray:
     """Adjoint pass through the SIM: the gradient with respect to the coefficients ``(..., Q, M)``.
 
@@ -94,10 +94,8 @@ def coefficient_gradient(
     convention for every ``theta^q_m``. With ``F_q = diag(theta^q) X_q`` and
     ``X_q = W^q F_{q-1}``: ``dF/dtheta^q_m = sum_n Fbar_q[m, n] conj(X_q[m, n])``,
     ``Fbar_{q-1} = W^{qH} (conj(theta^q) * Fbar_q)``. ``fields`` are :func:`layer_fields` of
-    ``coefficients`` if already computed.
+    ``coefficients`` (the forward pass of the same evaluation).
     """
-    if fields is None:
-        fields = layer_fields(hops, coefficients)
     gradient = np.empty_like(coefficients, dtype=complex)
     upstream = transfer_gradient
     for layer in range(len(hops) - 1, -1, -1):

@@ -89,6 +89,17 @@ def rate_channel_gradient(channel: np.ndarray, powers_w: np.ndarray, noise_w: fl
     return 2.0 * channel * powers_w[..., None, :] * _rate_weights(channel, powers_w, noise_w)
 
 
+def curvature_weights(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
+    """Weights of the Gauss-Newton curvature of eq. (5) where the interference is nulled:
+    ``p_j / (I_s + sigma^2)`` for ``j != s``, ``p_s / T_s`` for ``j = s`` (leading axes are
+    trials; see :meth:`~simframe_hmimo.link_block.LinkBlock.curvature_diagonal`)."""
+    signal, interference = stream_powers(channel, powers_w)
+    weights = powers_w[..., None, :] / (interference + noise_w)[..., :, None]
+    streams = np.arange(channel.shape[-1])
+    weights[..., streams, streams] = powers_w / (signal + interference + noise_w)
+    return weights
+
+
 def rate_power_gradient(channel: np.ndarray, powers_w: np.ndarray, noise_w: float) -> np.ndarray:
     """``dR/dp_j`` of eq. (5) in bit/s/Hz per W (leading axes are trials)."""
     weights = _rate_weights(channel, powers_w, noise_w)

@@ -25,10 +25,10 @@ from simframe_metasurface.torus_lbfgs import select_rows
 from simframe_hmimo.backend import Backend
 from simframe_hmimo.interfaces import HmimoLink, SimShapes
 from simframe_hmimo.link import (
+    curvature_weights,
     rate_channel_gradient,
     rate_power_gradient,
     rates_bps_hz,
-    stream_powers,
 )
 
 COLUMN_PANEL = 4
@@ -210,11 +210,7 @@ class LinkBlock(SimShapes):
         tx_b, rx_b = self._phases(tx, rx)
         tx_fields, rx_fields, effective_b = self._propagate(tx_b, rx_b, rows)
         effective = backend.to_numpy(effective_b)
-        signal, interference = stream_powers(effective, powers_w)
-        weights = powers_w[:, None, :] / (interference + self.noise_w)[:, :, None]
-        streams = np.arange(self.antennas)
-        weights[:, streams, streams] = powers_w / (signal + interference + self.noise_w)
-        weights_b = backend.asarray(weights)
+        weights_b = backend.asarray(curvature_weights(effective, powers_w, self.noise_w))
         identity = backend.asarray(
             np.broadcast_to(np.eye(self.antennas, dtype=complex), effective.shape).copy()
         )

@@ -134,7 +134,7 @@ class _Objective:
         on the angles (``d`` the curvature diagonal, floored at ``CURVATURE_FLOOR`` of its
         mean), 1 on the power logits."""
         scales = np.ones((len(rows), x.shape[1]))
-        if exponent == 0.0 or len(rows) == 0:
+        if exponent == 0.0:
             return scales
         tx, rx, powers = self.unpack(x[rows], rows)
         curvature = np.concatenate(

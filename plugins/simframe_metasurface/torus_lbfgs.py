@@ -16,7 +16,8 @@ The ``B`` problems of a block are independent: each has its own curvature memory
 Armijo line search (step halving until ``f(x + t d) <= f(x) + 1e-4 t <grad, d>`` with a strict
 decrease) and stopping mask. Each round of the line search evaluates only the problems still
 searching, and a stopped problem is never evaluated again. A problem's iterates depend on no
-other problem of the block (beyond floating-point round-off of batched products).
+other problem of the block, to the bit when the cost's batched products round every problem
+alike (the HMIMO link does, see :mod:`simframe_hmimo.link_block`).
 """
 
 from __future__ import annotations
@@ -44,9 +45,6 @@ class CurvatureMemory:
     ``[b, i, j] = <s_i, y_j>`` and ``change_changes`` ``[b, i, j] = <y_i, y_j>`` (slot order) are
     kept up to date on every push, so that the inverse Hessian acts through the compact form
     (:meth:`inverse_hessian_times`). ``scale[b]`` is ``<s, y> / <y, y>`` of the newest pair.
-    Pass it from one call of :func:`minimise_lbfgs_block` to the next to keep the curvature
-    information when the cost changes a little between calls (e.g. new powers between phase
-    blocks).
     """
 
     steps: np.ndarray
@@ -163,14 +161,13 @@ class BlockResult:
     cost_trace: np.ndarray
     """``(iterations + 1, B)``: the cost at the start and after every iteration of the block
     (a stopped problem's cost repeats)."""
-    memory: CurvatureMemory
 
 
 def minimise_lbfgs_block(
     cost_and_gradient: BlockCostAndGradient,
     start: np.ndarray,
     *,
-    memory: int | CurvatureMemory = 10,
+    memory: int = 10,
     max_iterations: int = 100,
     gradient_tolerance: float = 1e-8,
     relative_tolerance: float = 0.0,
@@ -186,19 +183,15 @@ def minimise_lbfgs_block(
     decrease even along the steepest-descent direction, or after ``max_iterations``. Without
     curvature pairs (first iteration, or after the memory was cleared because a quasi-Newton
     direction failed) the direction is steepest descent scaled so that its largest coordinate
-    is ``first_step``. ``memory`` is a capacity or a :class:`CurvatureMemory` from an earlier
-    call (updated in place). ``active`` (``(B,)`` bool) leaves the other problems untouched and
-    unevaluated (their cost and gradient are returned as NaN).
+    is ``first_step``. ``memory`` is the number of pairs kept per problem. ``active``
+    (``(B,)`` bool) leaves the other problems untouched and unevaluated (their cost and
+    gradient are returned as NaN).
     """
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
     point = np.array(start, dtype=float)
     problems, size = point.shape
-    history = (
-        memory
-        if isinstance(memory, CurvatureMemory)
-        else CurvatureMemory.empty(problems, memory, size)
-    )
+    history = CurvatureMemory.empty(problems, memory, size)
     active = np.ones(problems, dtype=bool) if active is None else np.array(active, dtype=bool)
     rows = np.flatnonzero(active)
     cost, gradient = np.full(problems, np.nan), np.full((problems, size), np.nan)
@@ -242,7 +235,7 @@ def minimise_lbfgs_block(
         active[moved[stalled]] = False
         recent[slots, moved] = cost[moved]
         trace.append(cost.copy())
-    return BlockResult(point, cost, gradient, iterations, evaluations, np.array(trace), history)
+    return BlockResult(point, cost, gradient, iterations, evaluations, np.array(trace))
 
 
 def _directions(
