@@ -123,7 +123,7 @@ class HybridOptimisation(RateMaximisation):
     the power slot. Since RMax never lowers the rate, Hybrid's rate is at least IMin's (with
     water-filling) on the same trial. The trace is RMax's. Up to 100 outer iterations (RMax:
     50): from IMin's start at L = 8-9 the rate still grows after 50 (97 % of what 10x the
-    budget reaches, 98.4-100 % after 100; docs/reproductions/paper000.md).
+    budget reaches, 99.5 % after 100; docs/reproductions/paper000.md).
     """
 
     name = "hybrid"
