@@ -27,11 +27,13 @@ from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.power import Wmmse
 from simframe_hmimo.random_phases import RandomPhases
 from simframe_hmimo.rate_ascent import maximise_rates
-from simframe_hmimo.rmax import HybridOptimisation, RateMaximisation
+from simframe_hmimo.rmax import RateMaximisation
 from simframe_hmimo.system import SimHmimoLink
 from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 from threadpoolctl import threadpool_limits
 
+from simframe.components import ComponentKind
+from simframe.plugins import get_registry
 from simframe.scenario import parse_override
 
 
@@ -142,16 +144,26 @@ def convergence(method: RateMaximisation, block: LinkBlock, reference: bool) -> 
     )
 
 
+def rate_maximisers() -> dict[str, type[RateMaximisation]]:
+    """Every registered phase optimiser that runs :func:`maximise_rates` (built-in or from a
+    plugin), by name."""
+    optimisers = get_registry().components[ComponentKind.PHASE_OPTIMISER]
+    return {
+        name: info.cls
+        for name, info in optimisers.items()
+        if issubclass(info.cls, RateMaximisation)
+    }
+
+
 def main() -> None:
+    methods = rate_maximisers()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=4, help="channels for convergence")
     parser.add_argument("--block", type=int, default=20, help="trials per evaluation timing")
     parser.add_argument("--layers", type=int, nargs="+", default=[7, 10])
     parser.add_argument("--skip-reference", action="store_true", help="no 10x-budget runs")
     parser.add_argument("--timing-only", action="store_true", help="only seconds per evaluation")
-    parser.add_argument(
-        "--methods", nargs="+", default=["rmax", "hybrid"], choices=["rmax", "hybrid"]
-    )
+    parser.add_argument("--methods", nargs="+", default=["rmax", "hybrid"], choices=sorted(methods))
     parser.add_argument(
         "--param",
         action="append",
@@ -173,8 +185,7 @@ def main() -> None:
         block = paper_block(layers, args.trials)
         print(f"  convergence on {args.trials} channels (one block):")
         for method in args.methods:
-            kind = RateMaximisation if method == "rmax" else HybridOptimisation
-            optimiser = kind(**params)
+            optimiser = methods[method](**params)
             convergence(optimiser, block, not args.skip_reference)
 
 
