@@ -1,0 +1,172 @@
+"""Loading a scenario: read, validate every part, expand into sweep points x variants.
+
+Validation collects every problem before raising, each naming the key path in the file; a
+scenario either loads completely or raises one :class:`~simframe.errors.ScenarioError` listing
+them all.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+from simframe.components import SystemModel, suggest
+from simframe.errors import ScenarioError
+from simframe.plugins import Registry
+from simframe.scenario.composition import (
+    Tables,
+    base_tables,
+    build_checked,
+    resolve_configuration,
+    system_class,
+    variant_tables,
+)
+from simframe.scenario.model import Configuration, Scenario, SweepAxis, unravel
+from simframe.scenario.problems import Problems
+from simframe.scenario.reading import apply_overrides, read_scenario_file
+from simframe.scenario.settings import (
+    GENERAL_KEYS,
+    MAX_TRIALS_TOTAL,
+    general_settings,
+    precision_target,
+    trial_block,
+)
+from simframe.scenario.sweeps import MAX_POINTS, located_warning, sweep_axes, with_units
+
+STRUCTURE_KEYS = ("system", "sweep", "variants", "plugins", "run", "precision")
+
+
+def load_scenario(
+    path: str | Path,
+    registry: Registry,
+    overrides: tuple[str, ...] = (),
+) -> Scenario:
+    """Read, validate and expand a scenario file; raise :class:`ScenarioError` listing all problems.
+
+    ``overrides`` are ``KEY=VALUE`` strings as given to ``--set`` (e.g. ``trials=5``).
+    """
+    source = str(path)
+    text, raw = read_scenario_file(path)
+    problems = Problems()
+    apply_overrides(raw, overrides, problems)
+    with threadpool_limits(1):  # many small systems are built: threads only add overhead
+        return _expand(source, text, tuple(overrides), raw, registry, problems)
+
+
+def _expand(
+    source: str,
+    text: str,
+    overrides: tuple[str, ...],
+    raw: dict[str, Any],
+    registry: Registry,
+    problems: Problems,
+) -> Scenario:
+    known = [*GENERAL_KEYS, *STRUCTURE_KEYS]
+    system_cls = system_class(raw, registry, problems)
+    slots = list(system_cls.slots) if system_cls else []
+    for key in raw:
+        if key not in known and key not in slots:
+            problems.add(key, "unknown top-level key" + suggest(key, known + slots))
+    general = general_settings(raw, problems)
+    precision, trials = precision_target(raw, general.trials, problems)
+    if system_cls is None:
+        raise ScenarioError(source, problems.items)
+    block = trial_block(raw, system_cls, problems)
+    for name in general.store:
+        if name not in system_cls.optional_outputs:
+            problems.add(
+                "store",
+                f"{name!r} is not an optional output of {system_cls.name!r}"
+                f"{suggest(name, list(system_cls.optional_outputs))}",
+            )
+    before_structure = problems.reported
+    base = base_tables(raw, system_cls, problems)
+    variants = variant_tables(raw, system_cls, base, problems)
+    axes = sweep_axes(raw, system_cls, problems)
+    if problems.reported > before_structure:
+        # Without a sound sweep and variant structure the points cannot be expanded.
+        raise ScenarioError(source, problems.items)
+    _refuse_too_large(source, axes, len(variants), trials)
+    configurations, warnings, trial_memory_bytes = _configurations(
+        system_cls, variants, axes, registry, problems
+    )
+    if problems:
+        raise ScenarioError(source, problems.items)
+    axes = [with_units(axis, system_cls, configurations, registry) for axis in axes]
+    return Scenario(
+        source=source,
+        text=text,
+        overrides=overrides,
+        title=general.title,
+        description=general.description,
+        trials=trials,
+        seed=general.seed,
+        store=frozenset(general.store),
+        axes=axes,
+        variants=list(variants),
+        configurations=configurations,
+        system_cls=system_cls,
+        warnings=[located_warning(text, points, axes) for text, points in warnings.items()],
+        trial_memory_bytes=trial_memory_bytes,
+        trial_block=block,
+        precision=precision,
+    )
+
+
+def _refuse_too_large(
+    source: str, axes: list[SweepAxis], n_variants: int, trials: int | None
+) -> None:
+    n_points = math.prod(len(a) for a in axes)
+    total = n_points * n_variants * (trials or 1)
+    if n_points > MAX_POINTS or total > MAX_TRIALS_TOTAL:
+        raise ScenarioError(
+            source,
+            [
+                f"key 'sweep': the sweep has {n_points:,} points x {n_variants} variants x "
+                f"{trials or 1:,} trials = {total:,} trials; simframe accepts at most "
+                f"{MAX_TRIALS_TOTAL:,} trials and {MAX_POINTS:,} points in one run: "
+                "split the sweep"
+            ],
+        )
+
+
+def _configurations(
+    system_cls: type[SystemModel],
+    variants: dict[str, Tables],
+    axes: list[SweepAxis],
+    registry: Registry,
+    problems: Problems,
+) -> tuple[dict[tuple[int, str], Configuration], dict[str, set[tuple[int, ...]]], int]:
+    """Resolve and build every (sweep point, variant).
+
+    Returns the configurations, each distinct warning text with the sweep points where it
+    arose, and the largest memory one trial needs.
+    """
+    configurations: dict[tuple[int, str], Configuration] = {}
+    warnings: dict[str, set[tuple[int, ...]]] = {}
+    trial_memory_bytes = 0
+    shape = tuple(len(a) for a in axes)
+    for point in range(math.prod(shape)):
+        index = unravel(point, shape)
+        for name, tables in variants.items():
+            composed = {k: dict(v) for k, v in tables.items()}
+            for axis, i in zip(axes, index, strict=True):
+                for path, values in zip(axis.paths, axis.values, strict=True):
+                    table, param = path.rsplit(".", 1)
+                    where = f"{axis.source}.{path}[{i}]"
+                    composed.setdefault(table, {})[param] = (values[i], where)
+            config = resolve_configuration(system_cls, composed, registry, problems)
+            if config is None:
+                continue
+            configurations[(point, name)] = config
+            label = ", ".join(f"{a.dim}={a.values[0][i]}" for a, i in zip(axes, index, strict=True))
+            system = build_checked(config, composed, label, registry, problems)
+            if system is None:
+                continue
+            for warning in [*system.warnings(), *system.plausibility_warnings()]:
+                warnings.setdefault(warning, set()).add(index)
+            trial_memory_bytes = max(trial_memory_bytes, system.estimate_memory_bytes())
+    return configurations, warnings, trial_memory_bytes
