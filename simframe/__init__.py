@@ -19,7 +19,7 @@ from simframe.components import (
 )
 from simframe.errors import ParameterError, PluginError, RunError, ScenarioError
 from simframe.hookspecs import hookimpl
-from simframe.trial import Metric, TrialContext
+from simframe.trial import Metric, MetricSpec, TrialContext
 
 try:
     __version__ = version("simframe")
@@ -30,6 +30,7 @@ __all__ = [
     "Component",
     "ComponentKind",
     "Metric",
+    "MetricSpec",
     "OptionGroup",
     "Parameter",
     "ParameterError",

@@ -25,7 +25,7 @@ from simframe.errors import ParameterError
 if TYPE_CHECKING:
     import numpy as np
 
-    from simframe.trial import Metric, TrialContext
+    from simframe.trial import Metric, MetricSpec, TrialContext
 
 
 class ComponentKind(enum.Enum):
@@ -324,6 +324,45 @@ class SystemModel(Component):
                 parameter,
                 f"one trial would need about {needed / 2**30:,.1f} GiB, more than the "
                 f"{available / 2**30:,.1f} GiB of memory of this machine",
+            )
+
+    def declared_metrics(self, store: frozenset[str]) -> Mapping[str, MetricSpec]:
+        """Every metric :meth:`simulate` returns for this configuration, by name.
+
+        ``store`` holds the optional outputs (:attr:`optional_outputs`) the scenario asked to
+        keep; declare the metrics they add only when they are asked for. Every system model
+        must implement it: the core calls it when a scenario is validated, before any trial
+        runs, to check what the scenario refers to (a ``[precision] metric`` must be declared
+        by every variant and be a real quantity; names must not clash with the sweep's
+        dimensions or with what the core writes itself, see
+        :data:`simframe.trial.RESERVED_METRIC_NAMES`), and it checks every trial's metrics
+        against it: a trial that returns other names, units, dims or kinds fails, naming this
+        system model. Build each trial's metrics with :meth:`MetricSpec.metric` from the same
+        declarations, and they always match.
+        """
+        raise NotImplementedError(
+            f"system model {self.name!r} does not declare its metrics: implement "
+            "SystemModel.declared_metrics"
+        )
+
+    def check_metrics(
+        self, metrics: Mapping[str, Metric], declared: Mapping[str, MetricSpec]
+    ) -> None:
+        """Raise ``ValueError`` when a trial's ``metrics`` differ from ``declared`` (from
+        :meth:`declared_metrics`); the core calls it on every trial this system simulates."""
+        missing = sorted(set(declared) - set(metrics))
+        extra = sorted(set(metrics) - set(declared))
+        problems = []
+        if missing:
+            problems.append(f"did not return the declared metric(s) {', '.join(missing)}")
+        if extra:
+            problems.append(f"returned undeclared metric(s) {', '.join(extra)}")
+        for name in sorted(set(declared) & set(metrics)):
+            if (why := declared[name].mismatch(metrics[name])) is not None:
+                problems.append(f"returned {name!r} with {why}")
+        if problems:
+            raise ValueError(
+                f"system model {self.name!r} broke its declared_metrics(): " + "; ".join(problems)
             )
 
     def draw(self, rng: np.random.Generator) -> Any:

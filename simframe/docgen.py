@@ -158,10 +158,37 @@ def _system_details(cls: type[SystemModel], registry: Registry) -> list[str]:
         out += ["Optional outputs (`store = [...]`):", ""]
         out += [f"- `{name}`: {help_}" for name, help_ in cls.optional_outputs.items()]
         out.append("")
+    out += _metric_table(cls, registry)
     if cls.references:
         out += [f"References: {cls.references}", ""]
     out += ["In a scenario:", "", _scenario_example(cls, "system"), ""]
     return out
+
+
+def _metric_table(cls: type[SystemModel], registry: Registry) -> list[str]:
+    """What the default configuration declares it returns, every optional output stored."""
+    if any(p.required for p in cls.parameters):
+        return []
+    components = {
+        slot: registry.get(spec.kind, spec.default).cls() for slot, spec in cls.slots.items()
+    }
+    declared = cls(components).declared_metrics(frozenset(cls.optional_outputs))
+    out = [
+        "Metrics of the default configuration, every optional output stored (other slot "
+        "components may add or rename some, e.g. a phase optimiser's trace):",
+        "",
+        "| metric | units | dims | kind | description |",
+        "|---|---|---|---|---|",
+    ]
+    for name, spec in declared.items():
+        dims = ", ".join(f"`{d}`" for d in spec.dims) or "—"
+        kind = (
+            ", ".join(k for k in ("timing", "categorical", "complex") if getattr(spec, k)) or "real"
+        )
+        units = "—" if spec.categorical else f"`{spec.units}`"
+        out.append(f"| `{name}` | {units} | {dims} | {kind} | {_cell(spec.long_name)} |")
+    core = "`runtime_s`, the wall-clock time per trial that the core measures itself"
+    return [*out, "", f"Every trial's metrics also hold {core}.", ""]
 
 
 def option_group_section(group: OptionGroup, heading: str = "###", origin: str | None = None):

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from simframe.components import Component, SystemModel
 from simframe.plugins import PluginSettings, Registry, get_registry, plugin_origin
 from simframe.scenario import Configuration
-from simframe.trial import Metric, TrialContext
+from simframe.trial import RESERVED_METRIC_NAMES, RUNTIME_METRIC, Metric, TrialContext
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,11 @@ def _merge_plugin_metrics(
 ) -> None:
     for extra in registry.hook.simframe_trial_metrics(trial=trial, metrics=dict(metrics)):
         for name, metric in (extra or {}).items():
+            if name in RESERVED_METRIC_NAMES:
+                raise ValueError(
+                    f"a simframe_trial_metrics hook returned {name!r}, a name the core writes "
+                    f"itself (reserved: {', '.join(RESERVED_METRIC_NAMES)})"
+                )
             if name in metrics:
                 raise ValueError(f"a simframe_trial_metrics hook returned {name!r} twice")
             if not isinstance(metric, Metric):
@@ -264,11 +269,13 @@ class _Block:
                 f"{type(system).__name__}.simulate_block returned {len(results)} results "
                 f"for {len(prepared)} trials"
             )
+        declared = system.declared_metrics(self.spec.store)
         finished = {}
         for one, result in zip(prepared, results, strict=True):
+            system.check_metrics(result, declared)
             metrics = dict(result)
             _merge_plugin_metrics(self.registry, one.context, metrics)
-            metrics["runtime_s"] = Metric(
+            metrics[RUNTIME_METRIC] = Metric(
                 elapsed,
                 "s",
                 "wall-clock time of the variant's algorithms per trial "

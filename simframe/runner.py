@@ -24,7 +24,6 @@ import xarray as xr
 from tqdm import tqdm
 
 import simframe
-from simframe.components import suggest
 from simframe.errors import RunError
 from simframe.execution import Job, RunSpec, TrialError, run_job
 from simframe.executors import make_executor
@@ -39,6 +38,7 @@ from simframe.results import (
 )
 from simframe.scenario import Scenario
 from simframe.scheduling import Plan, PointProgress
+from simframe.trial import PRECISION_VARIABLES
 
 MANIFEST = "manifest.json"
 
@@ -209,26 +209,17 @@ def run_scenario(
 
 
 def _precision_values(scenario: Scenario, block: xr.Dataset) -> np.ndarray | None:
-    """The ``[precision]`` metric of a finished block per variant and trial (NaN: failed)."""
+    """The ``[precision]`` metric of a finished block per variant and trial (NaN: failed).
+
+    Validation made sure that every variant declares the metric as a real quantity; it is
+    absent from a block only where every trial of the block failed.
+    """
     target = scenario.precision
     if target is None:
         return None
-    name = target.metric
-    if name not in block:
-        found = sorted(v for v in block.data_vars if v not in ("error", "runtime_s"))
-        if found:
-            raise RunError(
-                f"{scenario.source}: key 'precision.metric': the system returned no metric "
-                f"{name!r}{suggest(name, found)}"
-            )
+    if target.metric not in block:
         return np.full((len(scenario.variants), block.sizes["trial"]), np.nan)
-    variable = block[name]
-    if variable.dtype.kind not in "biuf" or "simframe_role" in variable.attrs:
-        raise RunError(
-            f"{scenario.source}: key 'precision.metric': {name!r} is not a real-valued "
-            "quantity whose mean can be estimated"
-        )
-    return per_trial_values(variable.values)
+    return per_trial_values(block[target.metric].values)
 
 
 class _SweepRun:
@@ -285,9 +276,6 @@ class _SweepRun:
         self.progress.total -= self.scenario.trials - trials_run
         self.report.points_run += 1
         self.report.points_converged += point.converged
-
-
-PRECISION_VARIABLES = ("trials_run", "half_width_reached")
 
 
 def _precision_variables(

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
+
+RUNTIME_METRIC = "runtime_s"
+"""The wall-clock time per trial that the core measures and adds to every trial's metrics."""
+ERROR_VARIABLE = "error"
+"""The dataset variable holding the error text of failed trials."""
+PRECISION_VARIABLES = ("trials_run", "half_width_reached")
+"""The variables a ``[precision]`` run adds per sweep point."""
+RESERVED_METRIC_NAMES = (RUNTIME_METRIC, ERROR_VARIABLE, *PRECISION_VARIABLES)
+"""Dataset variables the core writes itself: no system or plugin may return a metric so named."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,64 @@ class Metric:
                 f"indices), got {array.dtype}"
             )
         object.__setattr__(self, "values", array)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric as a system model declares it before any trial runs (see
+    :meth:`simframe.SystemModel.declared_metrics`): everything about it but its values.
+
+    The fields mean what they mean on :class:`Metric`; ``complex`` says that the values are
+    complex (stored as such, never cast to real). Build a trial's metric with :meth:`metric`,
+    so that what a trial returns always matches what the system declared.
+    """
+
+    units: str
+    long_name: str
+    dims: tuple[str, ...] = ()
+    timing: bool = False
+    categorical: bool = False
+    complex: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.units:
+            raise ValueError(f"metric {self.long_name!r}: units are required ('1' if none)")
+        if self.categorical and (self.complex or self.timing):
+            raise ValueError(
+                f"metric {self.long_name!r}: a categorical metric holds integer labels; it "
+                "cannot be complex or a timing"
+            )
+
+    @classmethod
+    def of(cls, metric: Metric) -> MetricSpec:
+        """The declaration ``metric`` matches."""
+        return cls(
+            metric.units,
+            metric.long_name,
+            metric.dims,
+            metric.timing,
+            metric.categorical,
+            metric.values.dtype.kind == "c",
+        )
+
+    @property
+    def estimable(self) -> bool:
+        """Whether a mean over trials means something: real quantities, not labels or times."""
+        return not (self.timing or self.categorical or self.complex)
+
+    def metric(self, values: Any) -> Metric:
+        """This metric of one trial, holding ``values``."""
+        return Metric(values, self.units, self.long_name, self.dims, self.timing, self.categorical)
+
+    def mismatch(self, metric: Metric) -> str | None:
+        """How ``metric`` differs from this declaration, or ``None`` when it matches."""
+        found = MetricSpec.of(metric)
+        differences = [
+            f"{f.name} {getattr(found, f.name)!r} instead of {getattr(self, f.name)!r}"
+            for f in fields(self)
+            if getattr(found, f.name) != getattr(self, f.name)
+        ]
+        return "; ".join(differences) or None
 
 
 @dataclass

@@ -91,20 +91,24 @@ def test_bad_precision_table_is_named(tmp_path, table, message):
 def test_max_trials_may_replace_trials(tmp_path):
     text = TOY_SCENARIO.replace("trials = 6\n", "")
     scenario = load(
-        text + '\n[precision]\nmetric = "r"\nrelative = 0.1\nmax_trials = 12\n', tmp_path
+        text + '\n[precision]\nmetric = "rate_bps_hz"\nrelative = 0.1\nmax_trials = 12\n',
+        tmp_path,
     )
     assert scenario.trials == 12 and scenario.precision.max_trials == 12
 
 
-def test_unknown_metric_is_named_with_file_and_key(tmp_path):
+def test_unknown_metric_is_named_with_file_and_key_before_running(tmp_path):
     scenario = tmp_path / "p.toml"
     scenario.write_text(PRECISE.replace('metric = "rate_bps_hz"', 'metric = "rate_bps"'))
-    result = invoke("run", str(scenario), "-o", str(tmp_path / "p.nc"), "--quiet")
-    assert result.exit_code == 1
-    assert f"{scenario}: key 'precision.metric': the system returned no metric 'rate_bps'" in (
-        result.output
-    )
-    assert "did you mean 'rate_bps_hz'" in result.output
+    for command in (("validate",), ("run", "-o", str(tmp_path / "p.nc"), "--quiet")):
+        result = invoke(command[0], str(scenario), *command[1:])
+        assert result.exit_code == 2, result.output
+        assert (
+            f"{scenario}: 1 problem:\n  - key 'precision.metric': 'rate_bps' is not a metric of "
+            "this scenario's system; did you mean 'rate_bps_hz'" in result.output
+        )
+        assert "Traceback" not in result.output
+    assert not (tmp_path / "p.nc").exists() and not (tmp_path / "p.nc.parts").exists()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import time
 import numpy as np
 from simframe_metasurface.geometry import wavelength_m
 
-from simframe import ComponentKind, Metric, Parameter, ParameterError, Slot, SystemModel
+from simframe import ComponentKind, Metric, MetricSpec, Parameter, ParameterError, Slot, SystemModel
 from simframe_cellfree.access_point import build_front_end
 from simframe_cellfree.closed_form import COMBINERS
 from simframe_cellfree.interfaces import SYSTEM
@@ -16,6 +16,30 @@ from simframe_cellfree.uplink import LOS_RESPONSES, UplinkProblem, los_response
 
 PASSIVITY_TOLERANCE = 1e-3
 """Relative excess of a hop's spectral norm over 1 that is not reported."""
+
+
+METRICS = {
+    "se_lsfd_bps_hz": MetricSpec("bit/s/Hz", "UatF SE per UE with LSFD", ("ue",)),
+    "se_egcd_bps_hz": MetricSpec("bit/s/Hz", "UatF SE per UE with EGCD", ("ue",)),
+    "mean_se_bps_hz": MetricSpec("bit/s/Hz", "mean SE per UE (combiner)"),
+    "min_se_bps_hz": MetricSpec("bit/s/Hz", "lowest SE of a UE (combiner)"),
+    "power_w": MetricSpec("W", "UE data power", ("ue",)),
+    "pilot": MetricSpec("1", "pilot index per UE", ("ue",), categorical=True),
+    "objective_trace": MetricSpec(
+        "bit/s/Hz",
+        "phase design objective per iteration (per sweep for Algorithm 2)",
+        ("iteration",),
+    ),
+    "phase_design_time_s": MetricSpec("s", "phase design runtime", timing=True),
+    "power_control_time_s": MetricSpec("s", "power control runtime", timing=True),
+}
+"""The metrics of every trial."""
+
+OPTIONAL_METRICS = {
+    "phases": MetricSpec("rad", "SIM phases", ("ap", "sim_layer", "atom")),
+    "large_scale": MetricSpec("dB", "channel gain over noise", ("ap", "ue")),
+}
+"""The metric each optional output (``store``) adds, under the output's name."""
 
 
 class SimCellFreeUplink(SystemModel):
@@ -211,6 +235,10 @@ class SimCellFreeUplink(SystemModel):
         shape = (self.aps, self.layers, self.atoms) if self.sim else (self.aps, 0, 0)
         return rng.uniform(0.0, 2 * np.pi, shape)
 
+    def declared_metrics(self, store):
+        """:data:`METRICS` and the optional outputs in ``store``."""
+        return {**METRICS, **{output: OPTIONAL_METRICS[output] for output in sorted(store)}}
+
     def simulate(self, realisation: LargeScaleFading, trial) -> dict[str, Metric]:
         """Design pilots, phases and powers on ``trial.known_channel``; evaluate on the truth."""
         known = realisation if trial.known_channel is None else trial.known_channel
@@ -240,27 +268,21 @@ class SimCellFreeUplink(SystemModel):
         terms = problem.terms(phases)
         se = {combiner: problem.se(terms, power, combiner) for combiner in COMBINERS}
         chosen = se[self.combiner]
-        metrics = {
-            "se_lsfd_bps_hz": Metric(se["lsfd"], "bit/s/Hz", "UatF SE per UE with LSFD", ("ue",)),
-            "se_egcd_bps_hz": Metric(se["egcd"], "bit/s/Hz", "UatF SE per UE with EGCD", ("ue",)),
-            "mean_se_bps_hz": Metric(chosen.mean(), "bit/s/Hz", "mean SE per UE (combiner)"),
-            "min_se_bps_hz": Metric(chosen.min(), "bit/s/Hz", "lowest SE of a UE (combiner)"),
-            "power_w": Metric(power, "W", "UE data power", ("ue",)),
-            "pilot": Metric(pilots, "1", "pilot index per UE", ("ue",), categorical=True),
-            "objective_trace": Metric(
-                trace,
-                "bit/s/Hz",
-                "phase design objective per iteration (per sweep for Algorithm 2)",
-                ("iteration",),
-            ),
-            "phase_design_time_s": Metric(phase_time, "s", "phase design runtime", timing=True),
-            "power_control_time_s": Metric(power_time, "s", "power control runtime", timing=True),
+        values = {
+            "se_lsfd_bps_hz": se["lsfd"],
+            "se_egcd_bps_hz": se["egcd"],
+            "mean_se_bps_hz": chosen.mean(),
+            "min_se_bps_hz": chosen.min(),
+            "power_w": power,
+            "pilot": pilots,
+            "objective_trace": trace,
+            "phase_design_time_s": phase_time,
+            "power_control_time_s": power_time,
         }
         trial.quantities.update(pilots=pilots, phases_rad=phases, power_w=power, se_bps_hz=se)
         if trial.stores("phases"):
-            metrics["phases"] = Metric(phases, "rad", "SIM phases", ("ap", "sim_layer", "atom"))
+            values["phases"] = phases
         if trial.stores("large_scale"):
-            metrics["large_scale"] = Metric(
-                10 * np.log10(realisation.gain), "dB", "channel gain over noise", ("ap", "ue")
-            )
-        return metrics
+            values["large_scale"] = 10 * np.log10(realisation.gain)
+        declared = self.declared_metrics(trial.store)
+        return {name: declared[name].metric(value) for name, value in values.items()}

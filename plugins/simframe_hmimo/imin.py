@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from simframe import Parameter
-from simframe_hmimo.interfaces import HmimoLink, HmimoPhaseOptimiser, PhaseResult
+from simframe_hmimo.interfaces import (
+    HmimoLink,
+    HmimoPhaseOptimiser,
+    PhaseResult,
+    TracedObjective,
+)
 
 
 def off_diagonal_power(channel: np.ndarray) -> float:
@@ -79,6 +84,7 @@ class InterferenceMinimisation(HmimoPhaseOptimiser):
     """
 
     name = "imin"
+    objective = TracedObjective("off_diagonal_power", "1", "off-diagonal power of H")
     parameters = (
         Parameter("max_sweeps", int, 30, help="sweeps over all meta-atoms at most", minimum=1),
         Parameter("tolerance", float, 1e-4, "1", "stop at this relative change", minimum=0.0),
@@ -106,7 +112,4 @@ class InterferenceMinimisation(HmimoPhaseOptimiser):
             powers,
             len(trace) - 1,
             tuple(trace),
-            objective_units="1",
-            objective_name="off-diagonal power of H",
-            objective_key="off_diagonal_power",
         )

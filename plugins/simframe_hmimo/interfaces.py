@@ -41,7 +41,9 @@ A minimal phase optimiser, written against these docstrings only::
             return PhaseResult(tx, rx, powers, iterations=self.draws, objective_trace=trace)
 
 Register it with ``@hookimpl def simframe_phase_optimisers(): return [BestOfRandom]`` and choose
-it in a scenario with ``phases = { model = "best_of_random", draws = 20 }``.
+it in a scenario with ``phases = { model = "best_of_random", draws = 20 }``. An optimiser whose
+trace records something other than the rate says so with a class attribute ``objective =
+TracedObjective(key, units, name)``.
 
 Blocks of trials: the system hands the optimiser several trials of one sweep point at once
 through :meth:`HmimoPhaseOptimiser.optimise_block`, with a
@@ -57,11 +59,11 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from simframe import Component, ComponentKind
+from simframe import Component, ComponentKind, MetricSpec
 
 if TYPE_CHECKING:
     from simframe_hmimo.link_block import LinkBlock
@@ -173,11 +175,9 @@ class PhaseResult:
     ``tx_phases`` ``(L, N)`` and ``rx_phases`` ``(K, M)`` are complex with modulus 1;
     ``powers_w`` (S,) are the stream powers that go with them (>= 0, summing to the budget);
     ``iterations`` counts the optimiser's outer iterations; ``objective_trace`` holds the
-    objective after each iteration in ``objective_units`` (the rate in bit/s/Hz unless the
-    optimiser minimises something else, e.g. IMin's off-diagonal power). The dataset holds the
-    trace as ``objective_trace`` when ``objective_key`` is ``"rate"`` and as
-    ``<objective_key>_trace`` otherwise (one unit per dataset variable), e.g. ``nmse_trace``.
-    ``channel_scale`` multiplies ``H`` before the rate is evaluated; it is 1 except for
+    objective after each iteration, the one the optimiser's :attr:`HmimoPhaseOptimiser.objective`
+    declares (the rate unless the optimiser minimises something else, e.g. IMin's off-diagonal
+    power). ``channel_scale`` multiplies ``H`` before the rate is evaluated; it is 1 except for
     optimisers that reproduce a published evaluation of a scaled channel (An et al.'s
     ``alpha H``), and the dataset records it.
     """
@@ -187,10 +187,33 @@ class PhaseResult:
     powers_w: np.ndarray
     iterations: int
     objective_trace: Sequence[float] = field(default_factory=tuple)
-    objective_units: str = "bit/s/Hz"
-    objective_name: str = "achievable rate"
-    objective_key: str = "rate"
     channel_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class TracedObjective:
+    """The objective a phase optimiser records after each iteration (``objective_trace``).
+
+    The dataset holds the trace as ``objective_trace`` over dim ``iteration`` when ``key`` is
+    ``"rate"``, and as ``<key>_trace`` over ``<key>_iteration`` otherwise, so that traces of
+    different objectives (one unit per dataset variable) and lengths never share a variable.
+    """
+
+    key: str
+    units: str
+    name: str
+
+    @property
+    def variable(self) -> str:
+        return "objective_trace" if self.key == "rate" else f"{self.key}_trace"
+
+    @property
+    def spec(self) -> MetricSpec:
+        dim = "iteration" if self.key == "rate" else f"{self.key}_iteration"
+        return MetricSpec(self.units, f"phase optimiser objective: {self.name}", (dim,))
+
+
+RATE_OBJECTIVE = TracedObjective("rate", "bit/s/Hz", "achievable rate")
 
 
 class HmimoChannelModel(Component):
@@ -235,6 +258,8 @@ class HmimoPhaseOptimiser(Component):
 
     kind = ComponentKind.PHASE_OPTIMISER
     systems = (SYSTEM_NAME,)
+    objective: ClassVar[TracedObjective] = RATE_OBJECTIVE
+    """What ``PhaseResult.objective_trace`` records (the achievable rate unless overridden)."""
 
     @abstractmethod
     def optimise(

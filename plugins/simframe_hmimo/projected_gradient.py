@@ -35,6 +35,7 @@ from simframe_hmimo.interfaces import (
     HmimoPhaseOptimiser,
     HmimoPowerAllocator,
     PhaseResult,
+    TracedObjective,
 )
 from simframe_hmimo.link import backpropagate, propagate
 from simframe_hmimo.power import water_filling
@@ -156,6 +157,7 @@ class ProjectedGradientFit(HmimoPhaseOptimiser):
     """
 
     name = "pg_an"
+    objective = TracedObjective("nmse", "1", "NMSE of alpha H against diag(sigma_1..S(H~))")
     parameters = (
         Parameter(
             "restarts_per_layer",
@@ -187,9 +189,6 @@ class ProjectedGradientFit(HmimoPhaseOptimiser):
             self._powers(link, target, tx, rx, scale, allocator),
             len(trace) - 1,
             tuple(trace),
-            objective_units="1",
-            objective_name="NMSE of alpha H against diag(sigma_1..S(H~))",
-            objective_key="nmse",
             channel_scale=scale,
         )
 

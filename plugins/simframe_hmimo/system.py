@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 from simframe_metasurface.geometry import (
@@ -14,7 +13,7 @@ from simframe_metasurface.geometry import (
 )
 from simframe_metasurface.propagation import stack_hops
 
-from simframe import ComponentKind, Metric, Parameter, Slot, SystemModel
+from simframe import ComponentKind, MetricSpec, Parameter, Slot, SystemModel
 from simframe_hmimo.backend import BACKENDS, backend_named
 from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry
 from simframe_hmimo.link import rate_bps_hz, sinr, stream_powers
@@ -37,16 +36,45 @@ def digital_rate_bps_hz(
     return float(np.sum(np.log2(1.0 + gains * water_filling(gains, budget_w))))
 
 
-def trace_name(objective_key: str) -> str:
-    """Dataset variable of an optimiser's trace: ``objective_trace`` for the rate."""
-    return "objective_trace" if objective_key == "rate" else f"{objective_key}_trace"
+METRICS = {
+    "rate_bps_hz": MetricSpec("bit/s/Hz", "achievable rate, eq. (5)"),
+    "sinr": MetricSpec("1", "SINR per stream (linear)", ("stream",)),
+    "interference_w": MetricSpec("W", "inter-stream interference power per stream", ("stream",)),
+    "digital_rate_bps_hz": MetricSpec(
+        "bit/s/Hz", "digital benchmark: water-filling over the S largest singular values of H~"
+    ),
+    "iterations": MetricSpec("1", "phase optimiser iterations"),
+    "max_hop_spectral_norm": MetricSpec(
+        "1", "largest spectral norm of any SIM hop (> 1: not passive)"
+    ),
+    "rate_channel_scale": MetricSpec("1", "scale of H the rate is evaluated on (1: unscaled)"),
+}
+"""The metrics of every trial, beside the phase optimiser's trace (its ``objective``)."""
 
-
-def trace_dim(objective_key: str) -> str:
-    """Dim of an optimiser's trace: ``iteration`` for the rate, ``<key>_iteration`` otherwise
-    (iterations of different objectives, e.g. IMin sweeps and RMax outer iterations, are
-    different axes with different lengths)."""
-    return "iteration" if objective_key == "rate" else f"{objective_key}_iteration"
+OPTIONAL_METRICS: dict[str, dict[str, MetricSpec]] = {
+    "channel": {
+        "channel": MetricSpec("1", "channel H~", ("rx_atom", "tx_atom"), complex=True),
+    },
+    "effective_channel": {
+        "effective_channel": MetricSpec(
+            "1", "effective channel H", ("stream", "antenna"), complex=True
+        ),
+    },
+    "phases": {
+        "tx_phases": MetricSpec("1", "TX coefficients", ("tx_layer", "tx_atom"), complex=True),
+        "rx_phases": MetricSpec("1", "RX coefficients", ("rx_layer", "rx_atom"), complex=True),
+        **{
+            f"{side}_atom_position_m": MetricSpec(
+                "m",
+                f"{side.upper()} meta-atom coordinates (x, y, z) in the {side.upper()} SIM's frame",
+                (f"{side}_layer", f"{side}_atom", "xyz"),
+            )
+            for side in ("tx", "rx")
+        },
+    },
+    "powers": {"powers_w": MetricSpec("W", "stream powers", ("stream",))},
+}
+"""The metrics each optional output (``store``) adds."""
 
 
 class SimHmimoLink(SystemModel):
@@ -188,21 +216,13 @@ class SimHmimoLink(SystemModel):
             "[propagation] for a passive SIM"
         ]
 
-    def _atom_positions(self) -> dict[str, Metric]:
-        """Meta-atom coordinates of both SIMs, each in its own frame (antennas at z = 0, layer 1
-        nearest them), so that the SIM can be rebuilt from a dataset that holds the phases."""
-        return {
-            f"{side}_atom_position_m": Metric(
-                np.stack(layers),
-                "m",
-                f"{side.upper()} meta-atom coordinates (x, y, z) in the {side.upper()} SIM's frame",
-                (f"{side}_layer", f"{side}_atom", "xyz"),
-            )
-            for side, layers in (
-                ("tx", self.geometry.tx_layers_m),
-                ("rx", self.geometry.rx_layers_m),
-            )
-        }
+    def declared_metrics(self, store):
+        """:data:`METRICS`, the phase optimiser's trace and the optional outputs in ``store``."""
+        objective = self.components["phases"].objective
+        declared = {**METRICS, objective.variable: objective.spec}
+        for output in sorted(store):
+            declared.update(OPTIONAL_METRICS[output])
+        return declared
 
     def estimate_memory_bytes(self) -> int:
         hops = self.tx_layers * self.tx_atoms**2 + self.rx_layers * self.rx_atoms**2
@@ -218,8 +238,7 @@ class SimHmimoLink(SystemModel):
     def simulate_block(self, realisations, trials):
         """Optimise the block's trials together on their ``known_channel`` (the estimate, if a
         plugin gives one) through the phase slot's ``optimise_block``; evaluate every metric of
-        each trial on its true realisation. ``runtime_s`` is the block's optimiser wall time
-        divided evenly over its trials."""
+        each trial on its true realisation."""
         known = [
             realisation if trial.known_channel is None else trial.known_channel
             for realisation, trial in zip(realisations, trials, strict=True)
@@ -232,19 +251,17 @@ class SimHmimoLink(SystemModel):
             self.budget_w,
             self.array_backend,
         )
-        start = time.perf_counter()
         results = self.components["phases"].optimise_block(
             design, self.components["power"], [trial.rng for trial in trials]
         )
-        runtime_s = (time.perf_counter() - start) / len(trials)
         return [
-            self._trial_metrics(realisation, trial, design.link(b), result, runtime_s)
+            self._trial_metrics(realisation, trial, design.link(b), result)
             for b, (realisation, trial, result) in enumerate(
                 zip(realisations, trials, results, strict=True)
             )
         ]
 
-    def _trial_metrics(self, realisation, trial, design, result, runtime_s):
+    def _trial_metrics(self, realisation, trial, design, result):
         link = dataclasses.replace(design, channel=realisation)
         power = self.components["power"]
         phases = {"tx": result.tx_phases.copy(), "rx": result.rx_phases.copy()}
@@ -261,55 +278,34 @@ class SimHmimoLink(SystemModel):
             )
             powers = power.allocate(known_effective, self.noise_w, self.budget_w, initial_w=powers)
         _, interference = stream_powers(channel, powers)
-        metrics = {
-            "rate_bps_hz": Metric(
-                rate_bps_hz(channel, powers, self.noise_w), "bit/s/Hz", "achievable rate, eq. (5)"
+        objective = self.components["phases"].objective
+        values = {
+            "rate_bps_hz": rate_bps_hz(channel, powers, self.noise_w),
+            "sinr": sinr(channel, powers, self.noise_w),
+            "interference_w": interference,
+            "digital_rate_bps_hz": digital_rate_bps_hz(
+                realisation, self.antennas, self.noise_w, self.budget_w
             ),
-            "sinr": Metric(
-                sinr(channel, powers, self.noise_w), "1", "SINR per stream (linear)", ("stream",)
-            ),
-            "interference_w": Metric(
-                interference, "W", "inter-stream interference power per stream", ("stream",)
-            ),
-            "digital_rate_bps_hz": Metric(
-                digital_rate_bps_hz(realisation, self.antennas, self.noise_w, self.budget_w),
-                "bit/s/Hz",
-                "digital benchmark: water-filling over the S largest singular values of H~",
-            ),
-            "iterations": Metric(result.iterations, "1", "phase optimiser iterations"),
-            trace_name(result.objective_key): Metric(
-                np.asarray(result.objective_trace, dtype=float),
-                result.objective_units,
-                f"phase optimiser objective: {result.objective_name}",
-                (trace_dim(result.objective_key),),
-            ),
-            "max_hop_spectral_norm": Metric(
-                float(self.hop_spectral_norms.max()),
-                "1",
-                "largest spectral norm of any SIM hop (> 1: not passive)",
-            ),
-            "rate_channel_scale": Metric(
-                result.channel_scale, "1", "scale of H the rate is evaluated on (1: unscaled)"
-            ),
-            "runtime_s": Metric(runtime_s, "s", "phase optimiser wall-clock time", timing=True),
+            "iterations": result.iterations,
+            objective.variable: np.asarray(result.objective_trace, dtype=float),
+            "max_hop_spectral_norm": float(self.hop_spectral_norms.max()),
+            "rate_channel_scale": result.channel_scale,
         }
         trial.quantities.update(
             effective_channel=channel, phases=phases, powers_w=powers, optimiser_result=result
         )
         if trial.stores("channel"):
-            metrics["channel"] = Metric(realisation, "1", "channel H~", ("rx_atom", "tx_atom"))
+            values["channel"] = realisation
         if trial.stores("effective_channel"):
-            metrics["effective_channel"] = Metric(
-                channel, "1", "effective channel H", ("stream", "antenna")
-            )
+            values["effective_channel"] = channel
         if trial.stores("phases"):
-            metrics["tx_phases"] = Metric(
-                phases["tx"], "1", "TX coefficients", ("tx_layer", "tx_atom")
-            )
-            metrics["rx_phases"] = Metric(
-                phases["rx"], "1", "RX coefficients", ("rx_layer", "rx_atom")
-            )
-            metrics.update(self._atom_positions())
+            values["tx_phases"], values["rx_phases"] = phases["tx"], phases["rx"]
+            for side, layers in (
+                ("tx", self.geometry.tx_layers_m),
+                ("rx", self.geometry.rx_layers_m),
+            ):
+                values[f"{side}_atom_position_m"] = np.stack(layers)
         if trial.stores("powers"):
-            metrics["powers_w"] = Metric(powers, "W", "stream powers", ("stream",))
-        return metrics
+            values["powers_w"] = powers
+        declared = self.declared_metrics(trial.store)
+        return {name: declared[name].metric(value) for name, value in values.items()}

@@ -24,6 +24,7 @@ from simframe.scenario.composition import (
     system_class,
     variant_tables,
 )
+from simframe.scenario.metrics import DeclaredMetrics
 from simframe.scenario.model import Configuration, Scenario, SweepAxis, unravel
 from simframe.scenario.problems import Problems
 from simframe.scenario.reading import apply_overrides, read_scenario_file
@@ -90,9 +91,11 @@ def _expand(
         # Without a sound sweep and variant structure the points cannot be expanded.
         raise ScenarioError(source, problems.items)
     _refuse_too_large(source, axes, len(variants), trials)
+    metrics = DeclaredMetrics(frozenset(general.store), problems)
     configurations, warnings, trial_memory_bytes = _configurations(
-        system_cls, variants, axes, registry, problems
+        system_cls, variants, axes, registry, metrics
     )
+    metrics.check_precision(precision)
     if problems:
         raise ScenarioError(source, problems.items)
     axes = [with_units(axis, system_cls, configurations, registry) for axis in axes]
@@ -113,6 +116,7 @@ def _expand(
         trial_memory_bytes=trial_memory_bytes,
         trial_block=block,
         precision=precision,
+        metrics=metrics.specs,
     )
 
 
@@ -138,13 +142,14 @@ def _configurations(
     variants: dict[str, Tables],
     axes: list[SweepAxis],
     registry: Registry,
-    problems: Problems,
+    metrics: DeclaredMetrics,
 ) -> tuple[dict[tuple[int, str], Configuration], dict[str, set[tuple[int, ...]]], int]:
-    """Resolve and build every (sweep point, variant).
+    """Resolve and build every (sweep point, variant), gathering what each declares it returns.
 
     Returns the configurations, each distinct warning text with the sweep points where it
     arose, and the largest memory one trial needs.
     """
+    problems = metrics.problems
     configurations: dict[tuple[int, str], Configuration] = {}
     warnings: dict[str, set[tuple[int, ...]]] = {}
     trial_memory_bytes = 0
@@ -166,6 +171,7 @@ def _configurations(
             system = build_checked(config, composed, label, registry, problems)
             if system is None:
                 continue
+            metrics.add(system, name, label)
             for warning in [*system.warnings(), *system.plausibility_warnings()]:
                 warnings.setdefault(warning, set()).add(index)
             trial_memory_bytes = max(trial_memory_bytes, system.estimate_memory_bytes())

@@ -16,6 +16,7 @@ import numpy as np
 from simframe.components import ComponentKind, SystemModel
 from simframe.plugins import Registry
 from simframe.precision import PrecisionTarget
+from simframe.trial import MetricSpec
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class Scenario:
     """Trials of one sweep point simulated together: ``[run] trial_block`` or the system's."""
     precision: PrecisionTarget | None = None
     """The ``[precision]`` target; ``trials`` is then the most trials a point may run."""
+    metrics: dict[str, MetricSpec] = field(default_factory=dict)
+    """Every metric some variant's system declares (:meth:`SystemModel.declared_metrics`)."""
 
     def blocks(self) -> list[range]:
         """Trials ``[0, trials)`` cut into blocks ``[0, B), [B, 2B), ...`` of the scenario's size.

@@ -13,6 +13,7 @@ from simframe import (
     Component,
     ComponentKind,
     Metric,
+    MetricSpec,
     OptionGroup,
     Parameter,
     ParameterError,
@@ -51,6 +52,15 @@ class ToyEqualPower(Component):
         return np.full(gains.shape, budget / gains.size)
 
 
+METRICS = {
+    "rate_bps_hz": MetricSpec("bit/s/Hz", "sum rate"),
+    "stream_rate_bps_hz": MetricSpec("bit/s/Hz", "rate per stream", ("stream",)),
+    "objective_trace": MetricSpec("bit/s/Hz", "trace", ("iteration",)),
+    "iterations": MetricSpec("1", "iterations"),
+}
+CHANNEL = MetricSpec("1", "complex stream gains", ("stream",), complex=True)
+
+
 class ToyLink(SystemModel):
     """Parallel Rayleigh streams whose gains a phase vector rotates (no physics)."""
 
@@ -79,6 +89,9 @@ class ToyLink(SystemModel):
     def estimate_memory_bytes(self) -> int:
         return int(self.memory_gib * 2**30)
 
+    def declared_metrics(self, store):
+        return {**METRICS, "channel": CHANNEL} if "channel" in store else METRICS
+
     def draw(self, rng):
         return (
             rng.standard_normal(self.streams) + 1j * rng.standard_normal(self.streams)
@@ -101,16 +114,15 @@ class ToyLink(SystemModel):
         totals = rates.sum(axis=1)
         results = []
         for i, ((_, iterations), trial) in enumerate(zip(chosen, trials, strict=True)):
-            metrics = {
-                "rate_bps_hz": Metric(totals[i], "bit/s/Hz", "sum rate"),
-                "stream_rate_bps_hz": Metric(rates[i], "bit/s/Hz", "rate per stream", ("stream",)),
-                "objective_trace": Metric(
-                    np.linspace(0, totals[i], iterations), "bit/s/Hz", "trace", ("iteration",)
-                ),
-                "iterations": Metric(iterations, "1", "iterations"),
+            values = {
+                "rate_bps_hz": totals[i],
+                "stream_rate_bps_hz": rates[i],
+                "objective_trace": np.linspace(0, totals[i], iterations),
+                "iterations": iterations,
             }
+            metrics = {name: METRICS[name].metric(v) for name, v in values.items()}
             if trial.stores("channel"):
-                metrics["channel"] = Metric(gains[i], "1", "complex stream gains", ("stream",))
+                metrics["channel"] = CHANNEL.metric(gains[i])
             results.append(metrics)
         return results
 
