@@ -7,6 +7,7 @@ nothing hangs (pytest-timeout and hypothesis deadlines) and nothing crashes.
 from __future__ import annotations
 
 import math
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -213,3 +214,86 @@ def test_sizes_beyond_memory_are_refused_up_front_with_an_estimate():
     quickstart = Path(__file__).parents[1] / "scenarios" / "quickstart.toml"
     output = assert_clean_outcome(quickstart, "--set", "system.tx_atoms=100000000")
     assert "key 'system.tx_atoms': one trial would need about" in output and "GiB" in output
+
+
+# The [run] and [precision] tables: each key with a value that may be sensible or hostile.
+TOY_METRIC_NAMES = st.sampled_from(
+    [
+        "rate_bps_hz",
+        "stream_rate_bps_hz",
+        "objective_trace",
+        "iterations",
+        "channel",  # complex (declared when stored)
+        "toy_bits",  # a hook's metric, not declared by the system
+        "runtime_s",
+        "error",
+        "trials_run",
+        "rate_bps",
+        "",
+    ]
+)
+SENSIBLE_SETTINGS = {
+    "run": {"trial_block": st.integers(-2, 12)},
+    "precision": {
+        "metric": TOY_METRIC_NAMES,
+        "half_width": st.floats(-0.5, 2.0),
+        "relative": st.floats(-0.5, 2.0),
+        "level": st.floats(-0.5, 1.5),
+        "min_trials": st.integers(-1, 30),
+        "max_trials": st.integers(-1, 30),
+    },
+}
+
+
+@st.composite
+def settings_tables(draw: st.DrawFn, hostile: bool) -> dict[str, Any]:
+    """The toy scenario with ``[run]`` and ``[precision]`` tables of drawn keys and values."""
+    scenario = tomllib.loads(TOY_SCENARIO)
+    scenario["trials"] = draw(st.integers(1, 30))
+    for table, keys in SENSIBLE_SETTINGS.items():
+        if not draw(st.booleans()):
+            continue
+        chosen = draw(st.lists(st.sampled_from(sorted(keys)), unique=True, max_size=len(keys)))
+        scenario[table] = {
+            key: draw(st.one_of(keys[key], HOSTILE_VALUES) if hostile else keys[key])
+            for key in chosen
+        }
+        if hostile and draw(st.integers(0, 9)) == 0:
+            scenario[table][draw(KEYS)] = draw(HOSTILE_VALUES)  # an unknown key
+        if hostile and draw(st.integers(0, 9)) == 0:
+            scenario[table] = draw(HOSTILE_VALUES)  # not even a table
+    if hostile and draw(st.booleans()):
+        del scenario["trials"]  # [precision] max_trials may stand in for it
+    return scenario
+
+
+@fuzz_settings
+@given(scenario=settings_tables(hostile=True))
+def test_run_and_precision_tables_are_accepted_or_clearly_rejected(tmp_path, scenario):
+    path = tmp_path / "settings.toml"
+    path.write_text(tomli_w.dumps(scenario))
+    assert_clean_outcome(path)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,  # each example runs the toy scenario
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=settings_tables(hostile=False))
+def test_what_validate_accepts_runs_and_what_it_refuses_never_starts(tmp_path, scenario):
+    """validate and run agree: no [run] or [precision] problem is found only after starting."""
+    directory = Path(tempfile.mkdtemp(dir=tmp_path))  # tmp_path is shared by the examples
+    path = directory / "settings.toml"
+    path.write_text(tomli_w.dumps(scenario))
+    valid = assert_clean_outcome(path).startswith(f"{path}: valid")
+    out = directory / "settings.nc"
+    result = invoke("run", str(path), "-o", str(out), "--workers", "1", "--quiet")
+    assert "Traceback" not in result.output
+    parts = out.with_name(out.name + ".parts")
+    if valid:
+        assert result.exit_code == 0, result.output
+        assert out.exists() and not parts.exists()
+    else:
+        assert result.exit_code == 2, result.output
+        assert not out.exists() and not parts.exists()

@@ -9,10 +9,11 @@ after composition still names the exact place in the file.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
-from simframe.components import ComponentKind, Problem, SystemModel, suggest
+from simframe.components import Component, ComponentKind, Problem, SystemModel, suggest
 from simframe.errors import ParameterError
 from simframe.plugins import Registry
 from simframe.scenario.model import ComponentChoice, Configuration
@@ -185,18 +186,50 @@ def _resolve_params(
 def build_checked(
     config: Configuration, tables: Tables, label: str, registry: Registry, problems: Problems
 ) -> SystemModel | None:
-    """Build the system once, so that constraints between parameters are checked up front.
+    """Build the system once, so that what only construction can tell is found before any trial.
 
-    Returns the system, or None (reported) when it cannot be built.
+    That is a constraint between parameters (a :class:`~simframe.errors.ParameterError`), a
+    configuration too large for memory, or a package a component needs with these settings and
+    that is not installed (an :class:`ImportError`, e.g. an optional array backend). Each slot's
+    component and then the system are built on their own, so that every problem is reported
+    against the table of the component that raised it. Returns the system, or None (reported)
+    when it cannot be built.
     """
     where = f"at sweep point {label}: " if label else ""
+    system_cls, classes = config.component_classes(registry)
+    components: dict[str, Component] = {}
+    for slot, cls in classes.items():
+        construct = functools.partial(cls, **config.slots[slot].params)
+        component = _constructed(construct, cls, slot, tables, where, problems)
+        if component is not None:
+            components[slot] = component
+    if len(components) < len(classes):
+        return None
+    construct = functools.partial(system_cls, components, **config.system_params)
+    return _constructed(construct, system_cls, "system", tables, where, problems)
+
+
+def _constructed(
+    construct: Callable[[], Any],
+    cls: type[Component],
+    table: str,
+    tables: Tables,
+    where: str,
+    problems: Problems,
+) -> Any:
+    """``construct()``, or None with the reason reported against ``table`` (or its key)."""
+    owner = f"{cls.kind.value} {cls.name!r}"
     try:
-        return config.build(registry)
+        return construct()
     except ParameterError as exc:
-        path = tables["system"].get(exc.parameter, (None, f"system.{exc.parameter}"))[1]
+        entries = tables.get(table, {})
+        path = entries.get(exc.parameter, (None, f"{table}.{exc.parameter}"))[1]
         problems.add(path, exc.message)
+    except ImportError as exc:
+        # the same at every sweep point, as a rule: reported once, the message names the setting
+        problems.add(table, f"{owner} needs a package that is not installed: {exc}")
     except (ValueError, TypeError) as exc:
-        problems.add("system", f"{where}the configuration is not usable: {exc}")
+        problems.add(table, f"{where}the configuration of {owner} is not usable: {exc}")
     except MemoryError:
-        problems.add("system", f"{where}the configuration is too large for memory")
+        problems.add(table, f"{where}the configuration of {owner} is too large for memory")
     return None

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from simframe.components import ComponentKind, SystemModel
+from simframe.components import Component, ComponentKind, SystemModel
 from simframe.plugins import Registry
 from simframe.precision import PrecisionTarget
 from simframe.trial import MetricSpec
@@ -36,14 +36,22 @@ class Configuration:
     slots: Mapping[str, ComponentChoice]
     options: Mapping[str, Mapping[str, Any]]
 
-    def build(self, registry: Registry) -> SystemModel:
-        """Instantiate the system model with its slot components."""
-        system_cls = registry.get(ComponentKind.SYSTEM_MODEL, self.system_model).cls
-        components = {
-            slot: registry.get(system_cls.slots[slot].kind, choice.model).cls(**choice.params)  # type: ignore[attr-defined]
+    def component_classes(
+        self, registry: Registry
+    ) -> tuple[type[SystemModel], dict[str, type[Component]]]:
+        """The system model's class and the component class chosen for each slot."""
+        system_cls: Any = registry.get(ComponentKind.SYSTEM_MODEL, self.system_model).cls
+        classes = {
+            slot: registry.get(system_cls.slots[slot].kind, choice.model).cls
             for slot, choice in self.slots.items()
         }
-        return system_cls(components, **self.system_params)  # type: ignore[call-arg]
+        return system_cls, classes
+
+    def build(self, registry: Registry) -> SystemModel:
+        """Instantiate the system model with its slot components."""
+        system_cls, classes = self.component_classes(registry)
+        components = {slot: cls(**self.slots[slot].params) for slot, cls in classes.items()}
+        return system_cls(components, **self.system_params)
 
     def as_json(self) -> dict[str, Any]:
         return {
