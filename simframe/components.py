@@ -161,8 +161,11 @@ class Component:
     """
 
     kind: ClassVar[ComponentKind]
+    """The kind of slot the component fills (its registration hook)."""
     name: ClassVar[str]
+    """The name scenarios choose it by (``model = "..."``), unique within its kind."""
     parameters: ClassVar[tuple[Parameter, ...]] = ()
+    """The parameters a scenario may set, validated before the component is built."""
     systems: ClassVar[tuple[str, ...] | None] = None
     """System models this component works with; ``None`` means any."""
 
@@ -284,6 +287,7 @@ class SystemModel(Component):
 
     kind = ComponentKind.SYSTEM_MODEL
     slots: ClassVar[Mapping[str, Slot]] = {}
+    """The system's slots by name: the scenario table (``[phases]``) each fills."""
     optional_outputs: ClassVar[Mapping[str, str]] = {}
     """Names a scenario may list in ``store`` (e.g. ``"channel"``), with a one-line help each."""
     references: ClassVar[str] = ""
