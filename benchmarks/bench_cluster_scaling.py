@@ -7,20 +7,21 @@ Each worker count gets its own LocalCluster (one single-threaded worker process 
 listening on 127.0.0.1 only), started before the clock starts, as the workers of a SLURM
 cluster are running before ``simframe run --address`` is; the scenario then runs through
 ``simframe run --executor dask --address`` (the Python API of it). Prints the wall time per
-worker count, its ratio to the first, the number of jobs the run was cut into, and checks that
-every run wrote the same numbers (timing variables aside).
+worker count, its ratio to the first, the number of jobs the run was cut into, the peak memory
+of a worker, and checks that every run wrote the same numbers (timing variables aside).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import resource
 import tempfile
 import time
 from pathlib import Path
 
 import xarray as xr
-from dask.distributed import LocalCluster
+from dask.distributed import Client, LocalCluster
 
 from simframe.plugins import PluginSettings, get_registry
 from simframe.results import open_result
@@ -35,8 +36,14 @@ def jobs_of(scenario: Scenario, workers: int) -> int:
     return scenario.n_points * math.ceil(blocks / group)
 
 
-def timed_run(scenario: Scenario, workers: int, output: Path) -> float:
-    """Wall time of ``scenario`` on a LocalCluster of ``workers`` workers already running."""
+def peak_memory_mib() -> float:
+    """Peak resident memory of this process (a worker's, when run on one), in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def timed_run(scenario: Scenario, workers: int, output: Path) -> tuple[float, float]:
+    """Wall time of ``scenario`` on a LocalCluster of ``workers`` workers already running, and
+    the largest peak memory of a worker (MiB)."""
     settings = PluginSettings()
     registry = get_registry(settings)
     with LocalCluster(
@@ -51,7 +58,10 @@ def timed_run(scenario: Scenario, workers: int, output: Path) -> float:
         )
         start = time.perf_counter()
         run_scenario(scenario, registry, settings, options)
-        return time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        with Client(cluster) as client:
+            peaks = client.run(peak_memory_mib)
+        return elapsed, max(peaks.values())
 
 
 TIMING_ATTRS = ("history", "variant_runtime_s")
@@ -82,11 +92,12 @@ def main() -> None:
         f"{scenario.trial_block} trials"
     )
     times: dict[int, float] = {}
+    memory: dict[int, float] = {}
     results: dict[int, xr.Dataset] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for workers in args.workers:
             output = Path(tmp) / f"workers{workers}.nc"
-            times[workers] = timed_run(scenario, workers, output)
+            times[workers], memory[workers] = timed_run(scenario, workers, output)
             results[workers] = without_timings(open_result(output))
     first = args.workers[0]
     for workers in args.workers:
@@ -94,7 +105,7 @@ def main() -> None:
         print(
             f"{workers} workers: {times[workers]:7.1f} s wall, {jobs_of(scenario, workers)} jobs, "
             f"speed-up over {first} worker(s) {times[first] / times[workers]:.2f}x, "
-            f"same numbers: {identical}"
+            f"peak memory per worker {memory[workers]:.0f} MiB, same numbers: {identical}"
         )
 
 

@@ -70,7 +70,7 @@ def _load(
 
 
 @click.group()
-@click.version_option(package_name="simframe")
+@click.version_option(package_name="simframe", prog_name="simframe")
 def main() -> None:
     """Simulate SIM-aided wireless systems from scenario files."""
 
