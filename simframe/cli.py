@@ -1,4 +1,8 @@
-"""The ``simframe`` command line: run, validate, plugins (and plot, when matplotlib is present)."""
+"""The ``simframe`` command line: run, validate, plugins (and plot, when matplotlib is present).
+
+Heavy modules (xarray, scipy, matplotlib, dask and the plugins) are imported by the commands
+that need them, so that ``simframe --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,16 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from simframe import docgen
-from simframe.components import ComponentInfo, ComponentKind, Parameter, SystemModel, suggest
 from simframe.errors import ScenarioError, SimframeError
-from simframe.executors import available_cores
-from simframe.plotting import PlotError, default_variable, plot_result
-from simframe.plugins import PluginSettings, Registry, get_registry
-from simframe.results import open_result
-from simframe.runner import RunOptions, run_scenario
-from simframe.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from simframe.components import ComponentInfo, Parameter
+    from simframe.plugins import PluginSettings, Registry
+    from simframe.scenario import Scenario
 
 
 def _plugin_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,17 +48,22 @@ TRACEBACK_ENV = "SIMFRAME_TRACEBACK"
 
 
 def _fail(error: SimframeError, traceback: bool = False) -> NoReturn:
+    """Print ``error`` (after the original traceback when asked) and exit: 2 for a scenario
+    or a run refused before it started, 128 + N for a run stopped by signal N, else 1."""
     details = getattr(error, "details", "")
     if details and (traceback or os.environ.get(TRACEBACK_ENV, "") not in ("", "0")):
         click.echo(f"traceback of the original exception:\n{details.rstrip()}", err=True)
     click.echo(f"error: {error}", err=True)
-    sys.exit(2 if isinstance(error, ScenarioError) else 1)
+    sys.exit(2 if isinstance(error, ScenarioError) else getattr(error, "exit_status", 1))
 
 
 def _load(
     path: str, plugins: tuple[str, ...], overrides: tuple[str, ...]
 ) -> tuple[Scenario, Registry, PluginSettings]:
     """Load the plugins and the scenario, print its warnings; exit with the error on failure."""
+    from simframe.plugins import PluginSettings, get_registry
+    from simframe.scenario import load_scenario
+
     settings = PluginSettings(local_plugins=tuple(str(Path(p).resolve()) for p in plugins))
     try:
         registry = get_registry(settings)
@@ -80,8 +86,9 @@ def main() -> None:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False),
-    help="netCDF file to write [default: SCENARIO's name + .nc in the current directory].",
+    type=click.Path(),
+    help="netCDF file to write, or a directory (an existing one, or a path ending in /) to "
+    "write SCENARIO's name + .nc into [default: the current directory].",
 )
 @click.option(
     "--workers",
@@ -115,7 +122,8 @@ def main() -> None:
 @click.option(
     "--fresh",
     is_flag=True,
-    help="Discard finished points and an existing result instead of continuing.",
+    help="Discard finished points and an existing result instead of continuing "
+    "(never a file that is not a simframe result).",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option(
@@ -144,12 +152,16 @@ def run(
     """Run SCENARIO and write a labelled netCDF dataset.
 
     Every finished sweep point is kept in OUTPUT.parts/ at once; running the same command
-    again after an interruption continues where it stopped.
+    again after an interruption continues where it stopped, provided that the scenario and
+    the code of the plugins taking part are unchanged.
     """
+    from simframe.executors import available_cores
+    from simframe.runner import RunOptions, run_scenario
+
     if trials is not None:
         overrides = (*overrides, f"trials={trials}")
     loaded, registry, settings = _load(scenario, plugins, overrides)
-    out = Path(output) if output else Path(Path(scenario).stem + ".nc")
+    out = _output_path(output, scenario)
     options = RunOptions(
         output=out,
         workers=workers or available_cores(),
@@ -168,6 +180,8 @@ def run(
         click.echo(
             f"{out} is already complete for this scenario; nothing to do (--fresh reruns it)"
         )
+        for note in report.notes:
+            click.echo(f"note: {note}")
         return
     if report.points_resumed:
         click.echo(
@@ -183,6 +197,17 @@ def run(
             err=True,
         )
         sys.exit(1)
+
+
+def _output_path(output: str | None, scenario: str) -> Path:
+    """``-o``: a file, or a directory (existing, or written with a trailing separator) that
+    receives SCENARIO's name + .nc."""
+    name = Path(scenario).stem + ".nc"
+    if not output:
+        return Path(name)
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        return Path(output) / name
+    return Path(output)
 
 
 @main.command()
@@ -219,6 +244,8 @@ def _parameter_rows(parameters: tuple[Parameter, ...]) -> list[str]:
 
 
 def _describe(info: ComponentInfo) -> str:
+    from simframe.components import SystemModel
+
     cls = info.cls
     lines = [f"  {cls.name}  ({info.origin})", f"    {cls.summary()}"]
     lines += _parameter_rows(cls.parameters)
@@ -244,6 +271,10 @@ def plugins(name: str | None, plugins: tuple[str, ...]) -> None:
     documentation is printed as markdown: docstring, class, parameters with types, defaults,
     units and allowed values, the slots it fits and a scenario snippet.
     """
+    from simframe import docgen
+    from simframe.components import ComponentKind, suggest
+    from simframe.plugins import PluginSettings, get_registry
+
     try:
         registry = get_registry(PluginSettings(local_plugins=plugins))
     except SimframeError as error:
@@ -338,6 +369,9 @@ def plot(
     output: str | None,
 ) -> None:
     """Draw a figure from RESULT, a dataset written by `simframe run` (needs matplotlib)."""
+    from simframe.plotting import PlotError, default_variable, plot_result
+    from simframe.results import open_result
+
     dataset = open_result(result)
     try:
         variable = variable or default_variable(dataset)

@@ -36,12 +36,15 @@ class PluginError(SimframeError):
 
 
 class RunError(SimframeError):
-    """A run stopped before it finished; finished sweep points are kept on disk.
+    """A run stopped before it finished, or was refused; finished sweep points are kept on disk.
 
     ``details`` holds the full traceback of the exception behind it, formatted where it was
-    raised (possibly in a worker process), for ``simframe run --traceback``.
+    raised (possibly in a worker process), for ``simframe run --traceback``. ``exit_status`` is
+    the command's: 1 when the run failed, 2 when it was refused before it started (its output,
+    its parts or its code), 128 + N when signal N stopped it.
     """
 
-    def __init__(self, message: str, details: str = ""):
+    def __init__(self, message: str, details: str = "", exit_status: int = 1):
         super().__init__(message)
         self.details = details
+        self.exit_status = exit_status

@@ -71,13 +71,16 @@ class TrialError(Exception):
     """A trial raised; the message names plugin, component, sweep point, trial and variant.
 
     ``details`` is the original exception's traceback, formatted in the worker that ran the
-    trial (tracebacks do not survive pickling to the main process).
+    trial (tracebacks do not survive pickling to the main process). ``repeatable`` says that
+    running the trial again fails again: every trial is deterministic, unless the machine
+    failed it (out of memory, an operating-system error).
     """
 
-    def __init__(self, message: str, details: str = ""):
-        super().__init__(message, details)
+    def __init__(self, message: str, details: str = "", repeatable: bool = True):
+        super().__init__(message, details, repeatable)
         self.message = message
         self.details = details
+        self.repeatable = repeatable
 
     def __str__(self) -> str:
         return self.message
@@ -201,7 +204,9 @@ class _Block:
             f"{self.point} ({where or 'no sweep'}), trial {trial}, variant {self.variant!r}: {exc}"
         )
         if not self.spec.record_errors:
-            raise TrialError(message, "".join(traceback.format_exception(exc))) from exc
+            details = "".join(traceback.format_exception(exc))
+            repeatable = not isinstance(exc, MemoryError | OSError)
+            raise TrialError(message, details, repeatable) from exc
         self.outcomes[trial] = Outcome(self.point, trial, self.variant, {}, message)
 
     def prepare(self, system: SystemModel, trial: int) -> _Prepared | None:
@@ -246,18 +251,20 @@ class _Block:
             return
         try:
             self._simulate(system, prepared)
+            return
         except Exception as exc:
             if len(prepared) == 1:
                 self.fail(prepared[0].trial, exc)
                 return
-            for one in prepared:
-                again = self.prepare(system, one.trial)
-                if again is None:
-                    continue
-                try:
-                    self._simulate(system, [again])
-                except Exception as single:
-                    self.fail(one.trial, single)
+        # Outside the handler, so that a single trial's exception is not chained to the block's.
+        for one in prepared:
+            again = self.prepare(system, one.trial)
+            if again is None:
+                continue
+            try:
+                self._simulate(system, [again])
+            except Exception as single:
+                self.fail(one.trial, single)
 
     def _simulate(self, system: SystemModel, prepared: list[_Prepared]) -> None:
         contexts = [p.context for p in prepared]

@@ -3,22 +3,122 @@
 Every executor runs :func:`simframe.execution.run_job` on the jobs the runner submits and hands
 back results as they finish, in any order; the numbers do not depend on the executor because
 every trial draws from its own seed sequence and blocks of trials have a fixed size.
+
+A run stops cleanly on SIGINT (Ctrl-C) and SIGTERM (:class:`StopSignals`): executors whose jobs
+run in other processes never let the signal interrupt their own bookkeeping; they raise
+KeyboardInterrupt at the next safe point instead and stop their workers.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
+import ctypes
 import multiprocessing
 import os
-import queue
 import signal
+import sys
 import threading
-from collections import deque
-from collections.abc import Callable
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures.process import BrokenProcessPool
+from types import FrameType
 from typing import Any, Protocol
 
 from threadpoolctl import threadpool_limits
 
 from simframe.errors import RunError
+
+POLL_S = 0.1
+"""How often an executor waiting for results checks whether the run was asked to stop."""
+
+
+class StopSignals:
+    """SIGINT and SIGTERM while a run is in progress (a context manager; main thread only).
+
+    The first signal is remembered in :attr:`received`. While :attr:`deferred` is false (trials
+    run in this process) it raises KeyboardInterrupt where the program is, as Ctrl-C does;
+    executors that wait on other processes set it and call :meth:`check` at safe points.
+    Later signals are only remembered, so that the cleanup they interrupt can finish.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self.deferred = False
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        while self._previous:
+            signum, handler = self._previous.popitem()
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            return
+        self.received = signum
+        if not self.deferred:
+            raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt if a signal asked the run to stop."""
+        if self.received is not None:
+            raise KeyboardInterrupt
+
+    @staticmethod
+    def ignored(*signals: int) -> _Ignored:
+        """Ignore ``signals`` while child processes start that must ignore them too."""
+        return _Ignored(signals)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def blocked() -> Iterator[None]:
+        """Hold both signals back from this thread while it starts child processes, which
+        inherit the blocked mask: a child must not run this process's handlers, and decides
+        itself what the signals do to it (:func:`_pool_worker_initialiser`). A signal that
+        arrives meanwhile is delivered when the block ends."""
+        if not hasattr(signal, "pthread_sigmask"):
+            yield
+            return
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, StopSignals.SIGNALS)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _Ignored:
+    """Ignore signals meanwhile (child processes started then inherit it, across exec)."""
+
+    def __init__(self, signals: tuple[int, ...]):
+        self._signals = signals
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self._signals:
+                self._previous[signum] = signal.signal(signum, signal.SIG_IGN)
+
+    def __exit__(self, *exc_info: object) -> None:
+        while self._previous:
+            signum, handler = self._previous.popitem()
+            signal.signal(signum, handler)
+
+
+class WorkerDied(RunError):
+    """Worker processes died again while running the same jobs (a crash, the OOM killer)."""
+
+    def __init__(self, message: str, jobs: list[Any]):
+        super().__init__(message)
+        self.jobs = jobs
 
 
 class Executor(Protocol):
@@ -32,6 +132,10 @@ class Executor(Protocol):
 
     def close(self, abort: bool = False) -> None:
         """Release the workers; ``abort`` stops jobs in flight instead of waiting for them."""
+
+
+Incident = Callable[[str, list[Any]], None]
+"""Told what went wrong (e.g. ``"killed by signal SIGKILL"``) and which jobs run again."""
 
 
 def available_cores() -> int:
@@ -62,77 +166,157 @@ def _single_threaded_blas() -> None:
     threadpool_limits(1)
 
 
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a Linux process receives when its parent dies."""
+
+
+def _die_with_parent() -> None:
+    """End this worker the moment the run's process dies (``kill -9``), instead of letting it
+    compute on and then print BrokenPipe tracebacks into the log."""
+    parent = multiprocessing.parent_process()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if parent is not None and not parent.is_alive():  # it died before prctl
+            os._exit(1)
+    elif parent is not None:
+        sentinel = parent.sentinel
+
+        def watch() -> None:
+            multiprocessing.connection.wait([sentinel])
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
 def _pool_worker_initialiser() -> None:
-    """Ctrl-C reaches the whole process group: the parent handles it, workers ignore it."""
+    """SIGINT reaches the whole process group: the parent handles it, workers ignore it.
+    SIGTERM ends a worker at once, silently (a forked worker inherits the parent's handler)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, StopSignals.SIGNALS)
+    _die_with_parent()
     _single_threaded_blas()
 
 
-class ProcessPoolExecutor:
-    """A local pool of worker processes (``--workers N``).
+def describe_exit(code: int | None) -> str:
+    """``"killed by signal SIGKILL"`` or ``"exit status 3"``."""
+    if code is None:
+        return "ended"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
 
-    Ctrl-C must not interrupt the main thread at an arbitrary point: a KeyboardInterrupt raised
-    inside the pool's internal locks (in ``apply_async`` or while a result is handed over) can
-    leave the pool unable to terminate, and one raised while a result is being taken can be
-    lost. So for the pool's whole life, SIGINT in the main thread only sets a flag, and
-    :meth:`next_result` raises KeyboardInterrupt at its next safe point (it wakes every 0.1 s).
-    The previous handler is restored by :meth:`close`.
+
+class ProcessPoolExecutor:
+    """A local pool of worker processes (``--workers N``) that survives the death of a worker.
+
+    ``multiprocessing.Pool`` waits forever for a job whose worker died (an out-of-memory kill,
+    a crash in native code); :class:`concurrent.futures.ProcessPoolExecutor` fails every job in
+    flight with :class:`BrokenProcessPool` instead. The jobs then run again on a new pool, once:
+    jobs in flight when workers die a second time stop the run (:class:`WorkerDied`).
     """
 
-    def __init__(self, workers: int):
-        self.workers = workers
-        self._pool = multiprocessing.Pool(workers, initializer=_pool_worker_initialiser)
-        self._results: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._interrupted = threading.Event()
-        self._previous_handler = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous_handler = signal.signal(
-                signal.SIGINT, lambda signum, frame: self._interrupted.set()
-            )
+    ATTEMPTS = 2
 
-    def submit(self, fn, job):
-        self._pool.apply_async(
-            fn, (job,), callback=self._results.put, error_callback=self._results.put
+    def __init__(self, workers: int, stop: StopSignals, incident: Incident):
+        self.workers = workers
+        self._stop = stop
+        self._incident = incident
+        stop.deferred = True
+        self._pending: dict[concurrent.futures.Future[Any], tuple[Callable, Hashable]] = {}
+        self._deaths: Counter[Hashable] = Counter()
+        self._unsent: set[Hashable] = set()  # submitted to a pool that was already broken
+        self._pool = self._start()
+        self._processes: list[multiprocessing.Process] = []
+
+    def _start(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            self.workers, initializer=_pool_worker_initialiser
         )
 
+    def submit(self, fn, job):
+        try:
+            with StopSignals.blocked():  # workers start on the first submit
+                future = self._pool.submit(fn, job)
+        except BrokenProcessPool as exc:  # a worker died since the last result
+            future = concurrent.futures.Future()
+            future.set_exception(exc)
+            self._unsent.add(job)
+        self._pending[future] = (fn, job)
+        known = getattr(self._pool, "_processes", None) or {}
+        self._processes = [*{id(p): p for p in [*self._processes, *known.values()]}.values()]
+
     def next_result(self):
-        """The next finished job's result; a Ctrl-C since the last call raises here instead."""
+        """The next finished job's result; a stop signal since the last call raises here."""
         while True:
-            if self._interrupted.is_set():
-                raise KeyboardInterrupt
-            try:
-                result = self._results.get(timeout=0.1)
-            except queue.Empty:
+            self._stop.check()
+            done, _ = concurrent.futures.wait(
+                self._pending, timeout=POLL_S, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            if not done:
                 continue
-            if self._interrupted.is_set():  # the job finished, but the user asked to stop
-                raise KeyboardInterrupt
-            if isinstance(result, BaseException):
-                raise result
-            return result
+            finished = [f for f in done if not isinstance(f.exception(), BrokenProcessPool)]
+            if finished:
+                self._pending.pop(finished[0])
+                return finished[0].result()
+            self._restart()
+
+    def _restart(self) -> None:
+        """Workers died: every job in flight failed; run them again on a new pool."""
+        self._pool.shutdown(wait=True)
+        causes = sorted(
+            {describe_exit(p.exitcode) for p in self._processes if p.exitcode != -signal.SIGTERM}
+        )
+        cause = ", ".join(causes) or "killed"
+        lost = list(self._pending.values())
+        self._pending.clear()
+        self._processes = []
+        self._deaths.update(job for _, job in lost if job not in self._unsent)
+        self._unsent.clear()
+        again = [job for job, deaths in self._deaths.items() if deaths >= self.ATTEMPTS]
+        if again:
+            raise WorkerDied(cause, again)
+        self._incident(cause, [job for _, job in lost])
+        self._pool = self._start()
+        for fn, job in lost:
+            self.submit(fn, job)
 
     def close(self, abort: bool = False) -> None:
-        try:
-            if abort:
-                self._pool.terminate()
-            else:
-                self._pool.close()
-            self._pool.join()
-        finally:
-            if self._previous_handler is not None:
-                signal.signal(signal.SIGINT, self._previous_handler)
-                self._previous_handler = None
+        if not abort:
+            self._pool.shutdown(wait=True)
+            return
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
 class DaskExecutor:
-    """Runs jobs on dask.distributed: a local cluster, or the scheduler at ``address``."""
+    """Runs jobs on dask.distributed: a local cluster, or the scheduler at ``address``.
 
-    def __init__(self, workers: int, address: str | None):
+    A local cluster's processes start with SIGINT and SIGTERM ignored: Ctrl-C reaches the whole
+    process group, and only this process should answer it (with one message, not a traceback
+    from every worker); it stops the cluster itself.
+    """
+
+    def __init__(self, workers: int, address: str | None, stop: StopSignals):
         try:
-            from dask.distributed import Client, LocalCluster
+            from dask.distributed import Client, LocalCluster, as_completed
         except ImportError as exc:
             raise RunError(
                 "the dask executor needs dask.distributed: pip install 'simframe[dask]'"
             ) from exc
+        self._stop = stop
+        stop.deferred = True
         if address:
             self._cluster = None
             try:
@@ -141,14 +325,13 @@ class DaskExecutor:
                 raise RunError(f"cannot reach the dask scheduler at {address}: {exc}") from exc
             self.workers = max(1, sum(self._client.nthreads().values()))
         else:
-            self._cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-            )
+            with StopSignals.ignored(signal.SIGINT):
+                self._cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+                )
             self._client = Client(self._cluster)
             self.workers = workers
         self._client.run(_single_threaded_blas)
-        from dask.distributed import as_completed
-
         self._completed = as_completed()
 
     def submit(self, fn, job):
@@ -156,17 +339,28 @@ class DaskExecutor:
         self._completed.add(self._client.submit(fn, job, pure=False))
 
     def next_result(self):
+        while not self._completed.has_ready():
+            self._stop.check()
+            time.sleep(POLL_S)
         return next(self._completed).result()
 
     def close(self, abort: bool = False) -> None:
+        if abort:
+            self._completed.clear()
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
 
 
-def make_executor(kind: str, workers: int, address: str | None = None) -> Executor:
+def make_executor(
+    kind: str,
+    workers: int,
+    stop: StopSignals,
+    incident: Incident,
+    address: str | None = None,
+) -> Executor:
     if kind == "dask":
-        return DaskExecutor(workers, address)
+        return DaskExecutor(workers, address, stop)
     if kind != "local":
         raise RunError(f"unknown executor {kind!r}; expected 'local' or 'dask'")
-    return SerialExecutor() if workers == 1 else ProcessPoolExecutor(workers)
+    return SerialExecutor() if workers == 1 else ProcessPoolExecutor(workers, stop, incident)

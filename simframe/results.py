@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from simframe.execution import Outcome
+from simframe.output import reported_write_errors
 from simframe.scenario import Scenario
 from simframe.trial import Metric
 
@@ -143,8 +144,8 @@ def assemble_point(
 ) -> xr.Dataset:
     """One sweep point's dataset from its finished blocks, in trial order.
 
-    The ``trial`` dim always has ``scenario.trials`` entries: trials a precision run did not
-    need (``trial >= trials_run``) are NaN, like failed ones.
+    The ``trial`` dim holds the ``trials_run`` trials the point kept: all of the scenario's, or
+    as many as its ``[precision]`` target needed (never ``max_trials`` of NaN).
     """
     variants = scenario.variants
     pieces: dict[str, dict[tuple[int, int], np.ndarray]] = {}
@@ -165,17 +166,17 @@ def assemble_point(
         dims, variable_attrs = attrs[name]
         shape = tuple(sizes[dim] for dim in dims)
         array = _stack_padded(
-            by_trial, (len(variants), scenario.trials), shape, _is_categorical(variable_attrs)
+            by_trial, (len(variants), trials_run), shape, _is_categorical(variable_attrs)
         )
         data_vars[name] = (("variant", "trial", *dims), array, variable_attrs)
     coords = _variant_coords(scenario)
-    coords["trial"] = (
-        "trial",
-        np.arange(scenario.trials),
-        {"long_name": "Monte Carlo trial index"},
-    )
+    coords["trial"] = _trial_coordinate(trials_run)
     dataset = xr.Dataset(data_vars, coords=coords)
     return dataset.assign_attrs(simframe_point=point)
+
+
+def _trial_coordinate(trials: int) -> tuple[str, np.ndarray, dict[str, str]]:
+    return ("trial", np.arange(trials), {"long_name": "Monte Carlo trial index"})
 
 
 def _variant_coords(scenario: Scenario) -> dict[str, Any]:
@@ -199,7 +200,10 @@ def _variant_coords(scenario: Scenario) -> dict[str, Any]:
 
 
 def combine_points(scenario: Scenario, parts: Mapping[int, xr.Dataset]) -> xr.Dataset:
-    """Stack the per-point datasets along the sweep dims into one dataset."""
+    """Stack the per-point datasets along the sweep dims into one dataset.
+
+    Points that ran fewer trials than others (``[precision]`` stopping) are padded with NaN.
+    """
     shape = scenario.shape
     sweep_dims = [axis.dim for axis in scenario.axes]
     sizes: dict[str, int] = {}
@@ -221,6 +225,7 @@ def combine_points(scenario: Scenario, parts: Mapping[int, xr.Dataset]) -> xr.Da
         data_vars[name] = ((*sweep_dims, *first.dims), array, dict(first.attrs))
     first_part = next(iter(parts.values()))
     coords = {name: first_part[name].variable for name in first_part.coords}
+    coords["trial"] = _trial_coordinate(max(part.sizes["trial"] for part in parts.values()))
     for axis in scenario.axes:
         attrs = {"long_name": axis.long_name}
         if axis.units:
@@ -237,17 +242,33 @@ def combine_points(scenario: Scenario, parts: Mapping[int, xr.Dataset]) -> xr.Da
 
 
 def write_atomically(dataset: xr.Dataset, path: str | Path) -> None:
-    """Write ``dataset`` to a temporary file beside ``path``, then rename it into place."""
+    """Write ``dataset`` to a new file beside ``path``, then rename it into place.
+
+    The file gets the permissions the umask allows (as any file a program creates), and a
+    failure to write is one line (:func:`simframe.output.reported_write_errors`).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        dataset.to_netcdf(temporary, engine="netcdf4", auto_complex=True)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with reported_write_errors(path, dataset.nbytes):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = _new_file_beside(path)
+        try:
+            dataset.to_netcdf(temporary, engine="netcdf4", auto_complex=True)
+            os.replace(temporary, path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+
+
+def _new_file_beside(path: Path) -> Path:
+    """An empty hidden file next to ``path``, created with mode 0666 less the umask
+    (``tempfile.mkstemp`` would make it 0600 whatever the umask)."""
+    while True:
+        candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
 
 
 def open_result(path: str | Path) -> xr.Dataset:

@@ -3,9 +3,12 @@ and assembles the final dataset.
 
 A run writes one netCDF file per finished block of trials into ``OUT.nc.parts/`` (each written
 aside and renamed) and, once a sweep point has all the trials it needs, one file for the point
-in place of its blocks; so Ctrl-C or ``kill -9`` loses only the blocks in flight. Running the same
-scenario to the same output again continues where it stopped; a changed scenario is refused
-rather than mixed with old results.
+in place of its blocks; so Ctrl-C, SIGTERM or ``kill -9`` loses only the blocks in flight.
+Running the same scenario to the same output again continues where it stopped, after checking
+every finished part as it reads it (a damaged one is set aside and recomputed alone). A changed
+scenario, or changed code of a plugin that takes part (:mod:`simframe.provenance`), is refused
+rather than mixed with old results. A lock keeps a second run off the same output, and a worker
+process that dies has its jobs run again (:mod:`simframe.executors`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import functools
 import json
 import math
 import os
-import shutil
+import signal
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +31,24 @@ from tqdm import tqdm
 import simframe
 from simframe.errors import RunError
 from simframe.execution import Job, RunSpec, TrialError, run_job
-from simframe.executors import make_executor
+from simframe.executors import StopSignals, WorkerDied, make_executor
+from simframe.output import (
+    REFUSED,
+    OutputLock,
+    block_files,
+    block_path,
+    check_output,
+    discard_parts,
+    first_block,
+    part_path,
+    parts_directory,
+    read_manifest,
+    set_aside,
+    write_manifest,
+)
 from simframe.plugins import PluginSettings, Registry
 from simframe.precision import METHOD, per_trial_values
+from simframe.provenance import CodeIdentity, code_changes, code_identity
 from simframe.results import (
     assemble_point,
     block_dataset,
@@ -37,10 +57,12 @@ from simframe.results import (
     write_atomically,
 )
 from simframe.scenario import Scenario
-from simframe.scheduling import Plan, PointProgress
+from simframe.scheduling import Blocks, Plan, PointProgress
 from simframe.trial import PRECISION_VARIABLES
 
-MANIFEST = "manifest.json"
+__all__ = ["RunOptions", "RunReport", "parts_directory", "run_scenario"]
+
+CONTINUE = "run the same command again to continue"
 
 
 @dataclass
@@ -70,30 +92,9 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
 
 
-def parts_directory(output: Path) -> Path:
-    return output.with_name(output.name + ".parts")
-
-
-def _part_path(parts: Path, point: int) -> Path:
-    return parts / f"point-{point:06d}.nc"
-
-
-def _block_path(parts: Path, point: int, block: int) -> Path:
-    """Where the job whose first block is ``block`` keeps its blocks."""
-    return parts / f"block-{point:06d}-{block:06d}.nc"
-
-
-def _block_files(parts: Path) -> dict[int, list[Path]]:
-    """The files of finished blocks in ``parts`` by point (each holds a job's consecutive
-    blocks), listed once per run."""
-    files: dict[int, list[Path]] = {}
-    for path in sorted(parts.glob("block-*-*.nc")):
-        files.setdefault(int(path.stem.split("-")[1]), []).append(path)
-    return files
-
-
-def _first_block(path: Path) -> int:
-    return int(path.stem.rsplit("-", 1)[1])
+def warn(message: str) -> None:
+    """Print a warning on standard error at once, above the progress bar."""
+    tqdm.write(f"warning: {message}", file=sys.stderr)
 
 
 def _check_memory(scenario: Scenario, workers: int) -> None:
@@ -110,27 +111,82 @@ def _check_memory(scenario: Scenario, workers: int) -> None:
         )
 
 
-def _prepare_parts(scenario: Scenario, parts: Path, fresh: bool) -> set[int]:
-    """Create or validate the parts directory; return the points already finished."""
-    fingerprint = scenario.fingerprint
-    manifest = parts / MANIFEST
-    if fresh and parts.exists():
-        shutil.rmtree(parts)
-    if manifest.exists():
-        recorded = json.loads(manifest.read_text())
-        if recorded.get("fingerprint") != fingerprint:
-            raise RunError(
-                f"{parts} holds finished points of a different scenario (from "
-                f"{recorded.get('source')}); its results cannot be mixed with this one's. "
-                "Run with --fresh to discard them, or write to another output with -o"
-            )
-        return {point for point in range(scenario.n_points) if _part_path(parts, point).exists()}
-    parts.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps({"fingerprint": fingerprint, "source": scenario.source}))
-    return set()
+def _prepare_parts(scenario: Scenario, parts: Path, fresh: bool, code: CodeIdentity) -> list[int]:
+    """Create or check the parts directory; return the points it says are finished."""
+    if fresh:
+        discard_parts(parts)
+    recorded = read_manifest(parts)
+    if recorded is None:
+        write_manifest(
+            parts, {"fingerprint": scenario.fingerprint, "source": scenario.source, "code": code}
+        )
+        return []
+    if recorded.get("fingerprint") != scenario.fingerprint:
+        raise RunError(
+            f"{parts} holds finished points of a different scenario (from "
+            f"{recorded.get('source')}); its results cannot be mixed with this one's. "
+            "Run with --fresh to discard them, or write to another output with -o",
+            exit_status=REFUSED,
+        )
+    if recorded.get("code") != code:
+        changes = (
+            code_changes(recorded["code"], code)
+            if isinstance(recorded.get("code"), dict)
+            else ["the code is not recorded (they were computed by an older simframe)"]
+        )
+        raise RunError(
+            f"{parts} holds finished points computed by other code: {'; '.join(changes)}. "
+            "Results of different code are never mixed: run with --fresh to discard them, "
+            "or write to another output with -o",
+            exit_status=REFUSED,
+        )
+    return [p for p in range(scenario.n_points) if part_path(parts, p).exists()]
 
 
-def _global_attrs(scenario: Scenario, registry: Registry, command: str) -> dict[str, str | int]:
+def _read_checked(
+    path: Path, output: Path, problem: Callable[[xr.Dataset], str | None]
+) -> xr.Dataset | None:
+    """The part file at ``path`` if it reads completely and ``problem`` finds nothing wrong;
+    else None, with the file moved aside (``OUT.nc.corrupt/``) and a warning."""
+    try:
+        dataset = open_result(path)
+        why = problem(dataset)
+    except MemoryError:
+        raise
+    except Exception as exc:  # whatever the netCDF/HDF5 layers make of a damaged file
+        why = f"{type(exc).__name__}: {exc}"
+    if why is None:
+        return dataset
+    kept = set_aside(path, output)
+    warn(f"{path} is damaged ({why}); it is moved to {kept} and its trials run again")
+    return None
+
+
+def _point_problem(scenario: Scenario, point: int, dataset: xr.Dataset) -> str | None:
+    if dataset.attrs.get("simframe_point") != point:
+        return f"it holds sweep point {dataset.attrs.get('simframe_point')}, not {point}"
+    trials = dataset.sizes.get("trial", 0)
+    expected = scenario.trials if scenario.precision is None else None
+    if trials < 1 or trials > scenario.trials or (expected and trials != expected):
+        return f"it holds {trials} trials, not {expected or f'1 to {scenario.trials}'}"
+    return None
+
+
+def _block_problem(scenario: Scenario, path: Path, dataset: xr.Dataset) -> str | None:
+    point = int(path.stem.split("-")[1])
+    if dataset.attrs.get("simframe_point") != point:
+        return f"it holds sweep point {dataset.attrs.get('simframe_point')}, not {point}"
+    trials = dataset.trial.values
+    if not len(trials) or trials[0] // scenario.trial_block != first_block(path):
+        return "its trials are not those of its block"
+    if trials.max() >= scenario.trials:
+        return f"it holds trial {trials.max()} of a scenario with {scenario.trials} trials"
+    return None
+
+
+def _global_attrs(
+    scenario: Scenario, registry: Registry, code: CodeIdentity, command: str
+) -> dict[str, str | int]:
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     return {
         "Conventions": "CF-1.10",
@@ -146,6 +202,7 @@ def _global_attrs(scenario: Scenario, registry: Registry, command: str) -> dict[
         "scenario_fingerprint": scenario.fingerprint,
         "seed_entropy": str(scenario.seed),
         "plugin_versions": json.dumps(registry.versions, sort_keys=True),
+        "plugin_code": json.dumps(code, sort_keys=True),
         "warnings": "\n".join(scenario.warnings),
     }
 
@@ -163,36 +220,107 @@ def _runtime_per_variant(dataset: xr.Dataset) -> str:
     )
 
 
-def _finished_result(output: Path, fingerprint: str) -> bool:
+def _complete_result(output: Path, scenario: Scenario, code: CodeIdentity) -> RunReport | None:
+    """The report of a run that has nothing to do, when ``output`` is its finished result."""
     if not output.exists():
-        return False
-    with xr.open_dataset(output, engine="netcdf4", auto_complex=True) as existing:
-        recorded = existing.attrs.get("scenario_fingerprint")
-    if recorded == fingerprint:
-        return True
-    raise RunError(
-        f"{output} already holds the result of a different scenario; "
-        "run with --fresh to replace it, or write to another output with -o"
-    )
+        return None
+    with xr.open_dataset(output, engine="netcdf4") as existing:
+        attrs = dict(existing.attrs)
+    if attrs.get("scenario_fingerprint") != scenario.fingerprint:
+        raise RunError(
+            f"{output} already holds the result of a different scenario; "
+            "run with --fresh to replace it, or write to another output with -o",
+            exit_status=REFUSED,
+        )
+    report = RunReport(output, scenario.n_points, scenario.n_points, 0, already_complete=True)
+    recorded = json.loads(attrs.get("plugin_code", "null"))
+    if recorded != code:
+        changes = (
+            code_changes(recorded, code)
+            if isinstance(recorded, dict)
+            else ["its code is not recorded (an older simframe wrote it)"]
+        )
+        report.notes.append(f"other code computed it: {'; '.join(changes)}")
+    return report
 
 
 def run_scenario(
     scenario: Scenario, registry: Registry, settings: PluginSettings, options: RunOptions
 ) -> RunReport:
-    """Run every remaining sweep point of ``scenario`` and write the combined dataset."""
+    """Run every remaining sweep point of ``scenario`` and write the combined dataset.
+
+    Raises :class:`RunError`: refused before anything ran (exit status 2), a trial failed or
+    workers kept dying (1), or a signal stopped the run (128 + its number).
+    """
     output = options.output
     parts = parts_directory(output)
-    if not options.fresh and not parts.exists() and _finished_result(output, scenario.fingerprint):
-        return RunReport(output, scenario.n_points, scenario.n_points, 0, already_complete=True)
-    _check_memory(scenario, options.workers)
-    done = _prepare_parts(scenario, parts, options.fresh)
-    remaining = [p for p in range(scenario.n_points) if p not in done]
-    report = RunReport(output, scenario.n_points, len(done), 0)
+    code = code_identity(registry, scenario)
+    with OutputLock(output):
+        check_output(output, parts)
+        if not options.fresh and not parts.exists():
+            complete = _complete_result(output, scenario, code)
+            if complete is not None:
+                return complete
+        _check_memory(scenario, options.workers)
+        report = RunReport(output, scenario.n_points, 0, 0)
+        with StopSignals() as stop:
+            try:
+                _run(scenario, registry, settings, options, code, stop, report)
+            except KeyboardInterrupt:
+                signum = stop.received or signal.SIGINT
+                reason = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}.get(
+                    signum, "stopped"
+                )
+                message = f"{reason} ({signal.Signals(signum).name})"
+                raise RunError(
+                    _stopped(message, report, parts, CONTINUE), exit_status=128 + signum
+                ) from None
+            except TrialError as exc:
+                advice = CONTINUE if not exc.repeatable else REPEATS
+                raise RunError(_stopped(str(exc), report, parts, advice), exc.details) from None
+            except WorkerDied as exc:
+                message = (
+                    f"worker processes died twice while running {_describe_jobs(exc.jobs)} "
+                    f"({exc}): a crash in native code, or the out-of-memory killer (see dmesg)"
+                )
+                advice = "run the same command again to retry (fewer --workers if memory ran out)"
+                raise RunError(_stopped(message, report, parts, advice)) from None
+    return report
+
+
+REPEATS = (
+    "the same trial will fail again if the run is repeated (every trial is deterministic): fix "
+    "the cause (a changed plugin or scenario starts over with --fresh), or add --keep-going to "
+    "record failing trials in the dataset's 'error' variable and finish the rest"
+)
+
+
+def _run(
+    scenario: Scenario,
+    registry: Registry,
+    settings: PluginSettings,
+    options: RunOptions,
+    code: CodeIdentity,
+    stop: StopSignals,
+    report: RunReport,
+) -> None:
+    output = options.output
+    parts = parts_directory(output)
+    finished: dict[int, xr.Dataset] = {}
+    for point in _prepare_parts(scenario, parts, options.fresh, code):
+        dataset = _read_checked(
+            part_path(parts, point), output, functools.partial(_point_problem, scenario, point)
+        )
+        if dataset is not None:
+            finished[point] = dataset
+    report.points_resumed = len(finished)
+    remaining = [p for p in range(scenario.n_points) if p not in finished]
     if remaining:
-        _run_points(scenario, settings, options, parts, remaining, report)
-    finished = {p: open_result(_part_path(parts, p)) for p in range(scenario.n_points)}
-    dataset = combine_points(scenario, finished)
-    dataset.attrs.update(_global_attrs(scenario, registry, options.command))
+        _run_points(scenario, settings, options, parts, remaining, report, stop)
+    for point in remaining:
+        finished[point] = open_result(part_path(parts, point))
+    dataset = combine_points(scenario, dict(sorted(finished.items())))
+    dataset.attrs.update(_global_attrs(scenario, registry, code, options.command))
     dataset.attrs["variant_runtime_s"] = _runtime_per_variant(dataset)
     if "error" in dataset:
         report.failed_trials = int((dataset.error != "").sum())
@@ -204,8 +332,7 @@ def run_scenario(
     if scenario.precision is not None:
         report.notes.append(_precision_summary(scenario, dataset))
     write_atomically(dataset, output)
-    shutil.rmtree(parts)
-    return report
+    discard_parts(parts)
 
 
 def _precision_values(scenario: Scenario, block: xr.Dataset) -> np.ndarray | None:
@@ -225,24 +352,31 @@ def _precision_values(scenario: Scenario, block: xr.Dataset) -> np.ndarray | Non
 class _SweepRun:
     """One run's persistence: finished blocks, then finished points, in ``OUT.nc.parts/``."""
 
-    def __init__(self, scenario: Scenario, parts: Path, report: RunReport, progress: tqdm):
+    def __init__(self, scenario: Scenario, output: Path, report: RunReport, progress: tqdm) -> None:
         self.scenario = scenario
-        self.parts = parts
+        self.output = output
+        self.parts = parts_directory(output)
         self.report = report
         self.progress = progress
-        self.files = _block_files(parts)  # every point's block files, kept up to date
+        self.files = block_files(self.parts)  # every point's block files, kept up to date
 
     def job_finished(self, point: PointProgress, indices: list[int], blocks: xr.Dataset) -> None:
         """Keep a job's finished blocks on disk (one file) and let their point take them."""
-        path = _block_path(self.parts, point.point, indices[0])
+        path = block_path(self.parts, point.point, indices[0])
         write_atomically(blocks, path)
         self.files.setdefault(point.point, []).append(path)
         self._take(point, indices, blocks)
 
     def resume_blocks(self, point: PointProgress) -> None:
-        """Take the blocks an interrupted run finished, as if they had just come back."""
+        """Take the blocks an interrupted run finished, as if they had just come back; a
+        damaged block file is set aside, and its blocks run again."""
         for path in list(self.files.get(point.point, [])):
-            blocks = open_result(path)
+            blocks = _read_checked(
+                path, self.output, functools.partial(_block_problem, self.scenario, path)
+            )
+            if blocks is None:
+                self.files[point.point].remove(path)
+                continue
             indices = sorted({int(t) // self.scenario.trial_block for t in blocks.trial.values})
             point.submitted.update(indices)
             self._take(point, indices, blocks)
@@ -265,11 +399,11 @@ class _SweepRun:
         assert point.stop is not None
         trials_run = point.trials_taken
         files = sorted(self.files.pop(point.point, []))
-        kept = [open_result(path) for path in files if _first_block(path) < point.stop]
+        kept = [open_result(path) for path in files if first_block(path) < point.stop]
         dataset = assemble_point(self.scenario, point.point, kept, trials_run)
         if self.scenario.precision is not None:
             dataset = dataset.assign(_precision_variables(self.scenario, point, dataset))
-        write_atomically(dataset, _part_path(self.parts, point.point))
+        write_atomically(dataset, part_path(self.parts, point.point))
         for path in files:
             path.unlink()
         self.report.trials_discarded += sum(len(point.blocks[k]) for k in point.finished)
@@ -312,6 +446,7 @@ def _run_points(
     parts: Path,
     remaining: list[int],
     report: RunReport,
+    stop: StopSignals,
 ) -> None:
     spec = RunSpec(
         token=scenario.fingerprint,
@@ -324,7 +459,7 @@ def _run_points(
         record_errors=options.record_errors,
     )
     target = scenario.precision
-    blocks = scenario.blocks()
+    blocks = Blocks(scenario.trials, scenario.trial_block)
     wanted = scenario.trials if target is None else target.min_trials
     points = {p: PointProgress(p, blocks, target, wanted) for p in remaining}
     progress = tqdm(
@@ -333,13 +468,15 @@ def _run_points(
         desc=Path(scenario.source).stem,
         disable=not options.progress,
     )
-    sweep = _SweepRun(scenario, parts, report, progress)
+    sweep = _SweepRun(scenario, options.output, report, progress)
     executor = None
     completed = False
     try:
         for point in points.values():
             sweep.resume_blocks(point)
-        executor = make_executor(options.executor, options.workers, options.address)
+        executor = make_executor(
+            options.executor, options.workers, stop, _worker_died, options.address
+        )
         # Blocks decided one by one travel alone; fixed counts go in a few jobs per worker.
         group = 1 if target else max(1, math.ceil(len(blocks) / (4 * executor.workers)))
         plan = Plan(points, executor.workers, group)
@@ -364,14 +501,26 @@ def _run_points(
             if target is not None:
                 progress.set_postfix_str(_precision_status(report, plan), refresh=False)
         completed = True
-    except TrialError as exc:
-        raise RunError(_stopped(str(exc), report, parts), exc.details) from None
-    except KeyboardInterrupt:
-        raise RunError(_stopped("interrupted", report, parts)) from None
     finally:
         progress.close()
         if executor is not None:
             executor.close(abort=not completed)
+
+
+def _describe_jobs(jobs: list[Job]) -> str:
+    """``sweep point 0, trials 4-7 and point 2, trials 0-3`` (at most three named)."""
+    named = [
+        f"point {job.point}, trials {job.trials[0]}-{job.trials[-1]}"
+        if len(job.trials) > 1
+        else f"point {job.point}, trial {job.trials[0]}"
+        for job in sorted(jobs, key=lambda job: (job.point, job.trials))[:3]
+    ]
+    more = f" and {len(jobs) - 3} more jobs" if len(jobs) > 3 else ""
+    return "sweep " + " and ".join(named) + more
+
+
+def _worker_died(cause: str, jobs: list[Job]) -> None:
+    warn(f"a worker process died ({cause}) while running {_describe_jobs(jobs)}; they run again")
 
 
 def _precision_summary(scenario: Scenario, dataset: xr.Dataset) -> str:
@@ -384,7 +533,7 @@ def _precision_summary(scenario: Scenario, dataset: xr.Dataset) -> str:
     if target.metric in dataset:
         sweep = [axis.dim for axis in scenario.axes]
         metric = dataset[target.metric].transpose(*sweep, "variant", "trial", ...).values
-        flat = metric.reshape(len(trials_run), len(scenario.variants), scenario.trials, -1)
+        flat = metric.reshape(len(trials_run), len(scenario.variants), dataset.sizes["trial"], -1)
         for values, half_widths in zip(flat, half, strict=True):
             means = np.nanmean(per_trial_values(values), axis=1)
             reached += target.met(means, half_widths)
@@ -403,10 +552,9 @@ def _precision_status(report: RunReport, plan: Plan) -> str:
     )
 
 
-def _stopped(reason: str, report: RunReport, parts: Path) -> str:
+def _stopped(reason: str, report: RunReport, parts: Path, advice: str) -> str:
     kept = report.points_resumed + report.points_run
     return (
         f"{reason}\n{kept} of {report.points_total} sweep points are finished and kept in "
-        f"{parts} (with the finished blocks of trials of the others); run the same command "
-        "again to continue"
+        f"{parts} (with the finished blocks of trials of the others); {advice}"
     )

@@ -10,13 +10,45 @@ speculative and are discarded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import overload
 
 import numpy as np
 
 from simframe.precision import PrecisionTarget
+
+
+class Blocks(Sequence[range]):
+    """Trials ``[0, trials)`` cut into blocks ``[0, B), [B, 2B), ...`` of size ``B``, computed
+    on demand (a ``[precision]`` run may allow millions of trials per point).
+
+    The boundaries depend only on the block size, never on the executor or worker count.
+    """
+
+    def __init__(self, trials: int, size: int):
+        self.trials = trials
+        self.size = size
+
+    def __len__(self) -> int:
+        return -(-self.trials // self.size)
+
+    @overload
+    def __getitem__(self, index: int) -> range: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[range]: ...
+
+    def __getitem__(self, index: int | slice) -> range | list[range]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(f"block {index} of {len(self)}")
+        start = index * self.size
+        return range(start, min(start + self.size, self.trials))
 
 
 @dataclass
@@ -24,7 +56,7 @@ class PointProgress:
     """The blocks of one sweep point: submitted, finished, taken in order, and the decision."""
 
     point: int
-    blocks: list[range]
+    blocks: Sequence[range]
     """Every block the point may run (up to the scenario's ``trials``)."""
     target: PrecisionTarget | None
     wanted_trials: int

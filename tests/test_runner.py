@@ -81,7 +81,7 @@ def test_changed_scenario_is_refused(toy_scenario, tmp_path):
     out = tmp_path / "out.nc"
     run(toy_scenario, out, "--workers", "1")
     result = invoke("run", str(toy_scenario), "-o", str(out), "--quiet", "--trials", "2")
-    assert result.exit_code == 1 and "different scenario" in result.output
+    assert result.exit_code == 2 and "different scenario" in result.output
     assert open_result(out).sizes["trial"] == 6
     assert run(toy_scenario, out, "--trials", "2", "--fresh").sizes["trial"] == 2
 
@@ -165,8 +165,8 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path, signum):
     assert 2 <= finished < 5, "the interruption should land mid-sweep"
     assert not out.exists()
     if signum == signal.SIGINT:
-        assert returncode == 1
-        assert "interrupted" in stderr and "run the same command again" in stderr
+        assert returncode == 128 + signal.SIGINT
+        assert "interrupted (SIGINT)" in stderr and "run the same command again" in stderr
         assert "Traceback" not in stderr
     resumed = subprocess.run(command, capture_output=True, text=True, check=True)
     assert f"resumed: {finished} of 5 sweep points" in resumed.stdout

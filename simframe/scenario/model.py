@@ -16,6 +16,7 @@ import numpy as np
 from simframe.components import Component, ComponentKind, SystemModel
 from simframe.plugins import Registry
 from simframe.precision import PrecisionTarget
+from simframe.scheduling import Blocks
 from simframe.trial import MetricSpec
 
 
@@ -116,8 +117,7 @@ class Scenario:
 
         The boundaries depend only on the block size, never on the executor or worker count.
         """
-        trials, size = self.trials, self.trial_block
-        return [range(start, min(start + size, trials)) for start in range(0, trials, size)]
+        return list(Blocks(self.trials, self.trial_block))
 
     @property
     def shape(self) -> tuple[int, ...]:
