@@ -6,8 +6,8 @@ that runs during trials (every hook but the registration hooks). Its code is ide
 installed distribution that provides the module (name, version and a SHA-256 of the files of
 the distribution's top-level packages, so that an editable install, or a reinstall of changed
 code under the same version, is told apart) or, for a ``--plugin`` file or another module that
-no distribution provides, by a SHA-256 of its file. The core, ``simframe`` itself with its
-built-in plugins, always takes part.
+no distribution provides, by the SHA-256 of its file (as ``sha256sum`` gives it). The core,
+``simframe`` itself with its built-in plugins, always takes part.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ NOT_NUMERICAL_HOOKS = frozenset([*REGISTRATION_HOOKS.values(), "simframe_option_
 """Hooks that only declare what a plugin offers; every other hook runs during trials."""
 
 
-def _hash_files(paths: Iterable[Path], root: Path | None = None) -> str:
+def _hash_files(paths: Iterable[Path], root: Path) -> str:
+    """SHA-256 of the files' names (relative to ``root``) and contents, in name order."""
     digest = hashlib.sha256()
     for path in sorted(paths):
-        name = str(path.relative_to(root)) if root is not None else path.name
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -67,8 +67,14 @@ def _locations(top_level: str) -> list[Path]:
 
 
 @functools.cache
+def _packages() -> Mapping[str, list[str]]:
+    """Top-level module -> the distributions that provide it."""
+    return metadata.packages_distributions()
+
+
+@functools.cache
 def _distribution_identity(name: str) -> dict[str, str]:
-    packages = [top for top, dists in metadata.packages_distributions().items() if name in dists]
+    packages = [top for top, dists in _packages().items() if name in dists]
     digest = hashlib.sha256()
     for top in sorted(packages):
         for location in _locations(top):
@@ -79,7 +85,7 @@ def _distribution_identity(name: str) -> dict[str, str]:
 
 def _module_identity(module: str) -> tuple[str, dict[str, str]]:
     top = module.split(".")[0]
-    distributions = metadata.packages_distributions().get(top)
+    distributions = _packages().get(top)
     if distributions:
         name = sorted(set(distributions))[0]
         return name, _distribution_identity(name)
@@ -89,6 +95,10 @@ def _module_identity(module: str) -> tuple[str, dict[str, str]]:
         location = location.parent
     if not location.name or not location.exists():
         return module, {"sha256": "unknown: the module has no source file"}
+    if location.is_file():  # what sha256sum says of it
+        return str(location.resolve()), {
+            "sha256": hashlib.sha256(location.read_bytes()).hexdigest()
+        }
     return str(location.resolve()), {"sha256": _hash_files(_source_files(location), location)}
 
 
