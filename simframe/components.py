@@ -49,6 +49,12 @@ REQUIRED: Any = _Required()
 
 _SCALAR_TYPES: tuple[type, ...] = (bool, int, float, str)
 
+LEVEL_UNITS = ("dB", "dBm", "dBW", "dBi")
+"""Logarithmic units: a value x stands for 10^(x/10) in linear units."""
+MAX_LEVEL_DB = 1000.0
+"""Largest magnitude of a level: 10^100 in linear units, whose products still fit in double
+precision; a level beyond it makes the computations overflow (NaN, inf, OverflowError)."""
+
 
 @dataclass(frozen=True)
 class Parameter:
@@ -134,6 +140,12 @@ class Parameter:
             value = float(value)
             if not math.isfinite(value):
                 raise ValueError(f"expected a finite number, got {value!r}")
+            if self.unit in LEVEL_UNITS and abs(value) > MAX_LEVEL_DB:
+                raise ValueError(
+                    f"expected a level within ±{MAX_LEVEL_DB:g} {self.unit} (10^"
+                    f"{MAX_LEVEL_DB / 10:g} in linear units; beyond it the computations "
+                    f"overflow double precision), got {value!r}"
+                )
         elif not isinstance(value, str):
             raise bad
         if self.choices is not None and value not in self.choices:
@@ -353,7 +365,8 @@ class SystemModel(Component):
         self, metrics: Mapping[str, Metric], declared: Mapping[str, MetricSpec]
     ) -> None:
         """Raise ``ValueError`` when a trial's ``metrics`` differ from ``declared`` (from
-        :meth:`declared_metrics`); the core calls it on every trial this system simulates."""
+        :meth:`declared_metrics`) or hold NaN or infinite values (but for timings and labels);
+        the core calls it on every trial this system simulates, which then fails."""
         missing = sorted(set(declared) - set(metrics))
         extra = sorted(set(metrics) - set(declared))
         problems = []
@@ -367,6 +380,18 @@ class SystemModel(Component):
         if problems:
             raise ValueError(
                 f"system model {self.name!r} broke its declared_metrics(): " + "; ".join(problems)
+            )
+        import numpy as np
+
+        undefined = [
+            name
+            for name, metric in sorted(metrics.items())
+            if not (metric.timing or metric.categorical) and not np.isfinite(metric.values).all()
+        ]
+        if undefined:  # failed, so that no mean is silently taken over fewer trials
+            raise ValueError(
+                f"system model {self.name!r} returned NaN or infinite values in "
+                f"{', '.join(undefined)}; inputs beyond what double precision holds give them"
             )
 
     def draw(self, rng: np.random.Generator) -> Any:

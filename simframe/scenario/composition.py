@@ -230,6 +230,11 @@ def _constructed(
         problems.add(table, f"{owner} needs a package that is not installed: {exc}")
     except (ValueError, TypeError) as exc:
         problems.add(table, f"{where}the configuration of {owner} is not usable: {exc}")
+    except ArithmeticError as exc:  # an overflow in the precomputation, say
+        problems.add(
+            table,
+            f"{where}the configuration of {owner} is not computable: {type(exc).__name__}: {exc}",
+        )
     except MemoryError:
         problems.add(table, f"{where}the configuration of {owner} is too large for memory")
     return None
