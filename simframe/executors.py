@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import ctypes
+import logging
 import multiprocessing
 import os
 import signal
@@ -303,9 +304,9 @@ class ProcessPoolExecutor:
 class DaskExecutor:
     """Runs jobs on dask.distributed: a local cluster, or the scheduler at ``address``.
 
-    A local cluster's processes start with SIGINT and SIGTERM ignored: Ctrl-C reaches the whole
-    process group, and only this process should answer it (with one message, not a traceback
-    from every worker); it stops the cluster itself.
+    A local cluster's processes start with SIGINT ignored: Ctrl-C reaches the whole process
+    group, and only this process should answer it (with one message, not a traceback from
+    every worker); when the run is stopped, it kills the local workers and closes the cluster.
     """
 
     def __init__(self, workers: int, address: str | None, stop: StopSignals):
@@ -332,6 +333,8 @@ class DaskExecutor:
             self._client = Client(self._cluster)
             self.workers = workers
         self._client.run(_single_threaded_blas)
+        # The local cluster's worker processes, to end at once when the run is stopped.
+        self._local_pids = list(self._client.run(os.getpid).values()) if self._cluster else []
         self._completed = as_completed()
 
     def submit(self, fn, job):
@@ -345,11 +348,22 @@ class DaskExecutor:
         return next(self._completed).result()
 
     def close(self, abort: bool = False) -> None:
+        """Stop the cluster; ``abort`` first kills a local cluster's workers, which would
+        otherwise finish their trials and log the scheduler's departure as errors."""
+        logger = logging.getLogger("distributed")
+        level = logger.level
         if abort:
             self._completed.clear()
-        self._client.close()
-        if self._cluster is not None:
-            self._cluster.close()
+            logger.setLevel(logging.CRITICAL)  # the nannies' news of the killed workers
+            for pid in self._local_pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        try:
+            self._client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+        finally:
+            logger.setLevel(level)
 
 
 def make_executor(
