@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 METHOD = (
     "Student t interval of the mean over trials; metrics with extra dims (ue, stream, ...) "
@@ -51,6 +50,8 @@ class PrecisionTarget:
 
         A variant with fewer than two valid trials has an infinite half-width.
         """
+        from scipy import stats  # imported when needed: scenarios load without scipy
+
         valid = ~np.isnan(per_trial)
         n = valid.sum(axis=1)
         enough = n >= 2

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import linprog
 
 from simframe import Parameter
 from simframe_cellfree.closed_form import (
@@ -48,6 +47,8 @@ def feasible_powers(
     target_sinr: float, signal: np.ndarray, interference: np.ndarray, max_power_w: float
 ) -> np.ndarray | None:
     """Least-total-power p in [0, p_max] with ``t (sum_i p_i I_ik + 1) <= p_k s_k``, or None."""
+    from scipy.optimize import linprog  # imported when used: loading the plugin stays fast
+
     ues = len(signal)
     constraints = target_sinr * interference.T - np.diag(signal)
     result = linprog(
