@@ -49,18 +49,14 @@ class StopSignals:
     def __init__(self) -> None:
         self.received: int | None = None
         self.deferred = False
-        self._previous: dict[int, Any] = {}
+        self._handlers = contextlib.ExitStack()
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for signum in self.SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
+        self._handlers.enter_context(_handled(self.SIGNALS, self._handle))
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        while self._previous:
-            signum, handler = self._previous.popitem()
-            signal.signal(signum, handler)
+        self._handlers.close()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None:
@@ -75,9 +71,10 @@ class StopSignals:
             raise KeyboardInterrupt
 
     @staticmethod
-    def ignored(*signals: int) -> _Ignored:
-        """Ignore ``signals`` while child processes start that must ignore them too."""
-        return _Ignored(signals)
+    def ignored(*signals: int) -> contextlib.AbstractContextManager[None]:
+        """Ignore ``signals`` while child processes start that must ignore them too (an
+        ignored signal stays ignored across exec)."""
+        return _handled(signals, signal.SIG_IGN)
 
     @staticmethod
     @contextlib.contextmanager
@@ -96,22 +93,18 @@ class StopSignals:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-class _Ignored:
-    """Ignore signals meanwhile (child processes started then inherit it, across exec)."""
-
-    def __init__(self, signals: tuple[int, ...]):
-        self._signals = signals
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is threading.main_thread():
-            for signum in self._signals:
-                self._previous[signum] = signal.signal(signum, signal.SIG_IGN)
-
-    def __exit__(self, *exc_info: object) -> None:
-        while self._previous:
-            signum, handler = self._previous.popitem()
-            signal.signal(signum, handler)
+@contextlib.contextmanager
+def _handled(signals: tuple[int, ...], handler: Any) -> Iterator[None]:
+    """``handler`` for ``signals`` meanwhile (only the main thread may set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
+    try:
+        yield
+    finally:
+        for signum, handler_before in previous.items():
+            signal.signal(signum, handler_before)
 
 
 class WorkerDied(RunError):

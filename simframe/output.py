@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import json
 import os
 import shutil
@@ -208,9 +209,13 @@ def write_manifest(parts: Path, manifest: dict[str, Any]) -> None:
 
 
 def discard_parts(parts: Path) -> None:
-    """Delete a parts directory that :func:`check_output` accepted (``--fresh``)."""
+    """Delete a parts directory that :func:`check_output` accepted (``--fresh``, or once the
+    result is written). It is renamed first, so that an interruption never leaves a parts
+    directory without its manifest, which a rerun would refuse to touch."""
     if parts.is_dir():
-        shutil.rmtree(parts)
+        os.replace(parts, parts.with_name(f".{parts.name}.{os.getpid()}.discarded"))
+    for doomed in parts.parent.glob(f".{glob.escape(parts.name)}.*.discarded"):
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 def set_aside(path: Path, output: Path) -> Path:

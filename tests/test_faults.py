@@ -58,6 +58,17 @@ def assert_identical(a: xr.Dataset, b: xr.Dataset) -> None:
     xr.testing.assert_identical(deterministic_part(a), deterministic_part(b))
 
 
+def slow_run_under_way(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], Path]:
+    """A slow sweep started in a child process, once it has kept its first finished part."""
+    scenario = tmp_path / "slow.toml"
+    scenario.write_text(SLOW_SCENARIO)
+    out = tmp_path / "slow.nc"
+    parts = parts_directory(out)
+    process = start(command(scenario, out, *extra))
+    wait_for(lambda: parts.is_dir() and any(parts.glob("*-*.nc")), process, seconds=120)
+    return process, out
+
+
 # --- dead workers -----------------------------------------------------------------------------
 
 
@@ -65,12 +76,7 @@ def assert_identical(a: xr.Dataset, b: xr.Dataset) -> None:
 @pytest.mark.timeout(180)
 def test_a_killed_worker_never_hangs_the_run(tmp_path):
     """kill -9 of one pool worker: its jobs run again and the run finishes, identical."""
-    scenario = tmp_path / "slow.toml"
-    scenario.write_text(SLOW_SCENARIO)
-    out = tmp_path / "slow.nc"
-    parts = parts_directory(out)
-    process = start(command(scenario, out, "--workers", "2"))
-    wait_for(lambda: parts.is_dir() and any(parts.glob("*-*.nc")), process)
+    process, out = slow_run_under_way(tmp_path, "--workers", "2")
     workers = worker_processes(process.pid)
     assert workers, "the pool has no workers"
     os.kill(workers[0], signal.SIGKILL)
@@ -78,7 +84,7 @@ def test_a_killed_worker_never_hangs_the_run(tmp_path):
     assert returncode == 0, stderr
     assert "a worker process died (killed by signal SIGKILL)" in stderr
     assert "Traceback" not in stderr
-    whole = invoke("run", str(scenario), "-o", str(tmp_path / "whole.nc"), "--quiet")
+    whole = invoke("run", str(tmp_path / "slow.toml"), "-o", str(tmp_path / "whole.nc"), "--quiet")
     assert whole.exit_code == 0, whole.output
     assert_identical(open_result(out), open_result(tmp_path / "whole.nc"))
 
@@ -342,12 +348,7 @@ def test_a_precision_run_stores_only_the_trials_it_ran(tmp_path):
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_stops_like_ctrl_c(tmp_path, workers):
-    scenario = tmp_path / "slow.toml"
-    scenario.write_text(SLOW_SCENARIO)
-    out = tmp_path / "slow.nc"
-    parts = parts_directory(out)
-    process = start(command(scenario, out, "--workers", workers))
-    wait_for(lambda: parts.is_dir() and any(parts.glob("*-*.nc")), process)
+    process, _ = slow_run_under_way(tmp_path, "--workers", workers)
     process.send_signal(signal.SIGTERM)  # the main process only, as `kill PID` does
     returncode, _, stderr = finish(process)
     assert returncode == 128 + signal.SIGTERM
@@ -358,12 +359,7 @@ def test_sigterm_stops_like_ctrl_c(tmp_path, workers):
 @linux_only
 @pytest.mark.timeout(120)
 def test_workers_of_a_killed_run_end_silently(tmp_path):
-    scenario = tmp_path / "slow.toml"
-    scenario.write_text(SLOW_SCENARIO)
-    out = tmp_path / "slow.nc"
-    parts = parts_directory(out)
-    process = start(command(scenario, out, "--workers", "2"))
-    wait_for(lambda: parts.is_dir() and any(parts.glob("*-*.nc")), process)
+    process, _ = slow_run_under_way(tmp_path, "--workers", "2")
     workers = worker_processes(process.pid)
     process.kill()  # the main process only: its workers are orphaned
     _, _, stderr = finish(process, seconds=30)  # returns once every worker closed stderr
@@ -373,12 +369,7 @@ def test_workers_of_a_killed_run_end_silently(tmp_path):
 @pytest.mark.timeout(180)
 def test_ctrl_c_under_dask_is_one_clean_message(tmp_path):
     pytest.importorskip("dask.distributed")
-    scenario = tmp_path / "slow.toml"
-    scenario.write_text(SLOW_SCENARIO)
-    out = tmp_path / "slow.nc"
-    parts = parts_directory(out)
-    process = start(command(scenario, out, "--executor", "dask", "--workers", "2"))
-    wait_for(lambda: parts.is_dir() and any(parts.glob("*-*.nc")), process, seconds=120)
+    process, _ = slow_run_under_way(tmp_path, "--executor", "dask", "--workers", "2")
     os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C in a terminal
     returncode, _, stderr = finish(process)
     assert returncode == 130
