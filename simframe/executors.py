@@ -335,9 +335,11 @@ class DaskExecutor:
         self._completed.add(self._client.submit(fn, job, pure=False))
 
     def next_result(self):
+        """The next finished job's result; a stop signal since the last call raises here."""
+        self._stop.check()
         while not self._completed.has_ready():
-            self._stop.check()
             time.sleep(POLL_S)
+            self._stop.check()
         return next(self._completed).result()
 
     def close(self, abort: bool = False) -> None:
