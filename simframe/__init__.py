@@ -55,7 +55,15 @@ class _AfterImport(importlib.abc.MetaPathFinder):
 
 
 def _register_accessor(xarray: ModuleType) -> None:
-    import simframe.accessor  # noqa: F401  (registers ds.simframe)
+    """Register ``ds.simframe``; the accessor's module (which needs scipy, and simframe modules
+    that may be importing xarray right now) is imported when a dataset first uses it."""
+
+    def simframe_accessor(dataset: Any) -> Any:
+        from simframe.accessor import SimframeAccessor
+
+        return SimframeAccessor(dataset)
+
+    xarray.register_dataset_accessor("simframe")(simframe_accessor)
 
 
 if "xarray" in sys.modules:

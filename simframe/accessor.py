@@ -46,7 +46,6 @@ BOOTSTRAP_SEED = 20240607
 _BOOTSTRAP_CHUNK = 4_000_000  # resampled values held at once (memory bound)
 
 
-@xr.register_dataset_accessor("simframe")
 class SimframeAccessor:
     """Statistics over trials and per-user samples of a simframe result dataset."""
 

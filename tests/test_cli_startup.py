@@ -49,10 +49,18 @@ def test_validate_imports_no_heavy_module(tmp_path: Path):
     assert status == 0 and loaded == []
 
 
-def test_importing_simframe_registers_the_accessor_once_xarray_is_imported():
-    probe = (
-        "import sys\nimport simframe\nassert 'xarray' not in sys.modules\n"
-        "import xarray as xr\nprint(hasattr(xr.Dataset(), 'simframe'))"
+@pytest.mark.parametrize(
+    "first",
+    [
+        "import simframe; assert 'xarray' not in sys.modules; import xarray",
+        "import xarray; import simframe",
+        "from simframe.results import open_result",  # simframe imports xarray itself
+        "from simframe.plotting import plot_result",
+    ],
+)
+def test_the_accessor_is_registered_whatever_is_imported_first(first):
+    probe = f"import sys\n{first}\nimport xarray as xr\nprint(type(xr.Dataset().simframe).__name__)"
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", probe], capture_output=True, text=True
     )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    assert done.stdout.strip() == "True", done.stderr
+    assert done.stdout.strip() == "SimframeAccessor", done.stderr
