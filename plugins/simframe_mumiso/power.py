@@ -1,0 +1,191 @@
+"""Stream power allocators of ``sim_mumiso_downlink``, batched over the trials of a block.
+
+Every allocator maps effective channels ``(B, K, K)`` to powers ``(B, K)`` that are ``>= 0`` and
+sum to the budget; row ``b`` depends on row ``b`` of the arguments alone (every operation is
+per row, iterative ones stop per row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simframe import Parameter
+from simframe_mumiso.downlink import gains, sum_rates_bps_hz
+from simframe_mumiso.interfaces import MumisoPowerAllocator
+
+
+def water_filling(floors: np.ndarray, budget_w: float) -> np.ndarray:
+    """``p_k = max(0, mu - f_k)`` with ``sum_k p_k = budget_w``, per row of ``floors`` ``(B, K)``.
+
+    Exact, from the sorted floors: with the ``m`` lowest floors filled the level is
+    ``mu_m = (P + sum_{i <= m} f_i) / m``, and the filled set is the largest ``m`` with
+    ``mu_m > f_m``. Infinite floors (users the stream cannot reach) get no power; a row whose
+    floors are all infinite gets equal power.
+    """
+    floors = np.asarray(floors, dtype=float)
+    users = floors.shape[-1]
+    order = np.argsort(floors, axis=-1, kind="stable")
+    ordered = np.take_along_axis(floors, order, axis=-1)
+    filled = np.arange(1, users + 1)
+    levels = (budget_w + np.cumsum(ordered, axis=-1)) / filled
+    count = np.count_nonzero(levels > ordered, axis=-1)
+    level = np.take_along_axis(levels, np.maximum(count, 1)[:, None] - 1, axis=-1)
+    within = filled <= count[:, None]
+    ordered_powers = np.where(within, level - np.where(within, ordered, 0.0), 0.0)
+    ordered_powers[count == 0] = budget_w / users
+    powers = np.empty_like(ordered_powers)
+    np.put_along_axis(powers, order, ordered_powers, axis=-1)
+    return powers
+
+
+def _interference_noise(channel_gains, powers_w, noise_w):
+    """Signal and interference-plus-noise power of every user, ``(b, K)`` each."""
+    received = channel_gains * powers_w[:, None, :]
+    signal = np.diagonal(received, axis1=-2, axis2=-1)
+    return signal, received.sum(axis=-1) - signal + noise_w
+
+
+def _sum_rates(signal: np.ndarray, interference_noise: np.ndarray) -> np.ndarray:
+    return np.log2(1.0 + signal / interference_noise).sum(axis=-1)
+
+
+class EqualPower(MumisoPowerAllocator):
+    """Equal power on every stream, ``p_k = P_t / K``."""
+
+    name = "mumiso_equal_power"
+
+    def allocate(self, effective, noise_w, budget_w, initial_w=None):
+        trials, users = effective.shape[:2]
+        return np.full((trials, users), budget_w / users)
+
+
+class DampedWaterFilling(MumisoPowerAllocator):
+    """An et al.'s damped iterative water-filling (IWF.m of their released code).
+
+    From equal power, each iteration water-fills over the floors ``(I_k + sigma^2) / |H_kk|^2``
+    (interference from the current powers) and damps the step,
+    ``p <- p_wf / K + (K - 1) / K * p``. It stops once an iteration changes the sum rate by less
+    than ``tolerance`` relative to the previous one, or after ``max_iterations``. As in the
+    published code, the first iteration always runs (the "previous" sum rate starts at twice
+    the real one). Every user treats the others' streams as noise: the result is not a sum-rate
+    maximum, and ``initial_w`` is ignored (each call starts from equal power, as An's does).
+    """
+
+    name = "mumiso_iwf"
+    parameters = (
+        Parameter("max_iterations", int, 100, help="water-filling iterations at most", minimum=1),
+        Parameter(
+            "tolerance", float, 1e-6, "1", "stop at this relative sum-rate change", minimum=0.0
+        ),
+    )
+
+    def allocate(self, effective, noise_w, budget_w, initial_w=None):
+        channel_gains = gains(effective)
+        direct = np.diagonal(channel_gains, axis1=-2, axis2=-1)
+        trials, users = direct.shape
+        powers = np.full((trials, users), budget_w / users)
+        signal, interference_noise = _interference_noise(channel_gains, powers, noise_w)
+        previous = _sum_rates(signal, interference_noise)
+        current = 2.0 * previous
+        iterations = np.zeros(trials, dtype=int)
+        active = np.ones(trials, dtype=bool)
+        with np.errstate(divide="ignore"):
+            while True:
+                active &= (np.abs(current - previous) >= previous * self.tolerance) & (
+                    iterations < self.max_iterations
+                )
+                rows = np.flatnonzero(active)
+                if rows.size == 0:
+                    return powers
+                previous[rows] = current[rows]
+                filled = water_filling(interference_noise[rows] / direct[rows], budget_w)
+                powers[rows] = (1.0 / users) * filled + ((users - 1) / users) * powers[rows]
+                signal, interference_noise[rows] = _interference_noise(
+                    channel_gains[rows], powers[rows], noise_w
+                )
+                current[rows] = _sum_rates(signal, interference_noise[rows])
+                iterations[rows] += 1
+
+
+class WmmsePower(MumisoPowerAllocator):
+    """Sum-rate power allocation by WMMSE (Shi, Razaviyayn, Luo, He, IEEE TSP 2011).
+
+    With the beams fixed by the SIM (stream k on antenna k), WMMSE alternates, per user, the MMSE
+    receiver ``u_k = H_kk v_k / T_k``, the weight ``w_k = T_k / (I_k + sigma^2)`` and the
+    amplitude ``v_k = w_k |H_kk|^2 v_k / T_k / (sum_j w_j |u_j|^2 |H_jk|^2 + mu)`` (``T_k`` the
+    total received power plus noise, ``p_k = v_k^2``; ``mu >= 0`` by bisection so that
+    ``sum p_k <= P_t``). Each iteration cannot lower the sum rate, and the iterates converge to
+    a stationary point of the sum rate under the budget. Raising every power by a common factor
+    never lowers a SINR, so each iterate is scaled up to spend the whole budget. Starts from
+    ``initial_w`` (equal power without it); returns the best iterate by sum rate.
+    """
+
+    name = "mumiso_wmmse"
+    parameters = (
+        Parameter("max_iterations", int, 100, help="WMMSE iterations at most", minimum=1),
+        Parameter(
+            "tolerance", float, 1e-6, "1", "stop at this relative sum-rate change", minimum=0.0
+        ),
+    )
+
+    def allocate(self, effective, noise_w, budget_w, initial_w=None):
+        channel_gains = gains(effective)
+        direct = np.diagonal(channel_gains, axis1=-2, axis2=-1)
+        trials, users = direct.shape
+        if initial_w is None:
+            powers = np.full((trials, users), budget_w / users)
+        else:
+            powers = _spend(np.maximum(np.asarray(initial_w, dtype=float), 0.0), budget_w)
+        best = powers.copy()
+        best_rates = sum_rates_bps_hz(effective, powers, noise_w)
+        previous = best_rates.copy()
+        active = np.ones(trials, dtype=bool)
+        for _ in range(self.max_iterations):
+            rows = np.flatnonzero(active)
+            if rows.size == 0:
+                break
+            signal, interference_noise = _interference_noise(
+                channel_gains[rows], powers[rows], noise_w
+            )
+            total = signal + interference_noise
+            amplitudes = np.sqrt(powers[rows])
+            numerator = direct[rows] * amplitudes / interference_noise
+            weighted = signal / (interference_noise * total)  # w_j |u_j|^2, per user j
+            denominator = np.einsum("bj,bjk->bk", weighted, channel_gains[rows])
+            powers[rows] = _spend(_budgeted(numerator, denominator, budget_w) ** 2, budget_w)
+            rates = _sum_rates(*_interference_noise(channel_gains[rows], powers[rows], noise_w))
+            better = rates > best_rates[rows]
+            best[rows[better]], best_rates[rows[better]] = powers[rows[better]], rates[better]
+            converged = np.abs(rates - previous[rows]) <= self.tolerance * np.abs(rates)
+            active[rows[converged]] = False
+            previous[rows] = rates
+        return best
+
+
+def _spend(powers_w: np.ndarray, budget_w: float) -> np.ndarray:
+    """Every row scaled to sum to ``budget_w`` (equal power for an all-zero row)."""
+    totals = powers_w.sum(axis=-1, keepdims=True)
+    equal = np.full_like(powers_w, budget_w / powers_w.shape[-1])
+    return np.where(totals > 0.0, powers_w * (budget_w / np.where(totals > 0.0, totals, 1.0)), equal)
+
+
+def _budgeted(numerator: np.ndarray, denominator: np.ndarray, budget_w: float) -> np.ndarray:
+    """``v = numerator / (denominator + mu)`` per row with the smallest ``mu >= 0`` such that
+    ``sum v^2 <= budget_w``, by bisection (a row whose ``mu = 0`` fits keeps ``mu = 0``)."""
+
+    def amplitudes(mu: np.ndarray) -> np.ndarray:
+        scale = denominator + mu[:, None]
+        return np.where(scale > 0.0, numerator / np.where(scale > 0.0, scale, 1.0), 0.0)
+
+    def excess(mu: np.ndarray) -> np.ndarray:
+        return (amplitudes(mu) ** 2).sum(axis=-1) > budget_w
+
+    low = np.zeros(len(numerator))
+    high = np.where(excess(low), 1.0, 0.0)
+    while np.any(grow := excess(high)):
+        high[grow] *= 2.0
+    for _ in range(64):
+        middle = 0.5 * (low + high)
+        over = excess(middle)
+        low, high = np.where(over, middle, low), np.where(over, high, middle)
+    return amplitudes(high)
