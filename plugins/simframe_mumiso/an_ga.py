@@ -103,5 +103,7 @@ class AnGradientAscent(MumisoPhaseOptimiser):
             rates[pending] = sum_rates_bps_hz(effective, candidate_powers, block.noise_w)
             step[pending] *= 0.5
             tries[pending] += 1
-            pending = pending[(rates[pending] < target[pending]) & (tries[pending] < self.max_tries)]
+            pending = pending[
+                (rates[pending] < target[pending]) & (tries[pending] < self.max_tries)
+            ]
         return moved, powers, rates, tries

@@ -43,9 +43,7 @@ class CorrelatedRayleighUsers(MumisoChannelModel):
     def sampler(self, geometry: MumisoGeometry) -> Callable[[np.random.Generator], np.ndarray]:
         layer = geometry.last_layer_m
         amplitudes = np.sqrt(
-            path_loss(
-                geometry.wavelength_m, geometry.user_distances_m(), self.path_loss_exponent
-            )
+            path_loss(geometry.wavelength_m, geometry.user_distances_m(), self.path_loss_exponent)
             / 2.0
         )
         root = (

@@ -195,6 +195,44 @@ class DownlinkBlock:
                 adjoint = _hop(hops_h[layer], _scaled(phases[:, layer].conj(), adjoint))
         return RateGradients(sum_rates_bps_hz(effective, powers_w, self.noise_w), angles, effective)
 
+    def curvature_diagonal(self, phases: np.ndarray, powers_w: np.ndarray, rows=None) -> np.ndarray:
+        """Gauss-Newton estimate of the sum rate's curvature along every angle, ``(b, L, N)``,
+        up to a common factor per trial (only ratios are meant).
+
+        Atom ``n`` of layer ``l`` moves ``H = A_l Phi_l F_l`` along ``A_l[:, n] F_l[n, :]``,
+        so a small turn ``dphi`` changes ``|H_kj|^2`` by about ``|A_kn|^2 |F_nj|^2 dphi^2``
+        where the entry is small (a nulled interference term). Weighting each entry as the sum
+        rate does near such a point, ``p_j / (I_k + sigma^2)`` off the diagonal and
+        ``p_k / T_k`` on it, gives ``d_n = sum_kj w_kj |A_kn|^2 |F_nj|^2``. ``A_l^H`` comes
+        from the adjoint pass seeded with the identity, at the cost of one more pass.
+        """
+        fields, effective = self._forward(phases, rows)
+        signal, interference = received_powers(effective, powers_w)
+        weights = powers_w[:, None, :] / (interference + self.noise_w)[:, :, None]
+        diagonal = np.arange(self.users)
+        weights[:, diagonal, diagonal] = powers_w / (signal + interference + self.noise_w)
+        hops_h, channels_h = self._adjoint_operators
+        adjoint = select_rows(channels_h, rows).swapaxes(0, 1)
+        curvature = np.empty(phases.shape)
+        for layer in range(self.layers - 1, -1, -1):
+            curvature[:, layer] = _weighted_reach(adjoint, fields[layer], weights)
+            if layer > 0:
+                adjoint = _hop(hops_h[layer], _scaled(phases[:, layer].conj(), adjoint))
+        return curvature
+
+
+def _weighted_reach(adjoint: np.ndarray, field: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``sum_kj w_kj |adjoint[n, k]|^2 |field[n, j]|^2`` per trial, ``(b, N)``, summed over
+    users in order whatever the arrays' memory layout."""
+    reach = np.zeros(field.shape[:2])
+    power = gains(field)
+    for user in range(field.shape[2]):
+        seen = np.zeros(field.shape[:2])
+        for stream in range(field.shape[2]):
+            seen += power[:, :, stream] * weights[:, user, stream]
+        reach += gains(adjoint[:, :, user]) * seen
+    return reach.T
+
 
 def _scaled(phases: np.ndarray, field: np.ndarray) -> np.ndarray:
     """``diag(theta) F`` per trial: ``phases`` ``(b, N)``, ``field`` ``(N, b, K)``. The

@@ -13,6 +13,9 @@ from simframe import Parameter
 from simframe_mumiso.downlink import gains, sum_rates_bps_hz
 from simframe_mumiso.interfaces import MumisoPowerAllocator
 
+NEWTON_ITERATIONS = 100
+"""Newton steps at most for WMMSE's budget multiplier (it converges in about ten)."""
+
 
 def water_filling(floors: np.ndarray, budget_w: float) -> np.ndarray:
     """``p_k = max(0, mu - f_k)`` with ``sum_k p_k = budget_w``, per row of ``floors`` ``(B, K)``.
@@ -23,18 +26,13 @@ def water_filling(floors: np.ndarray, budget_w: float) -> np.ndarray:
     floors are all infinite gets equal power.
     """
     floors = np.asarray(floors, dtype=float)
-    users = floors.shape[-1]
-    order = np.argsort(floors, axis=-1, kind="stable")
-    ordered = np.take_along_axis(floors, order, axis=-1)
-    filled = np.arange(1, users + 1)
-    levels = (budget_w + np.cumsum(ordered, axis=-1)) / filled
+    trials, users = floors.shape
+    ordered = np.sort(floors, axis=-1)
+    levels = (budget_w + np.cumsum(ordered, axis=-1)) / np.arange(1, users + 1)
     count = np.count_nonzero(levels > ordered, axis=-1)
-    level = np.take_along_axis(levels, np.maximum(count, 1)[:, None] - 1, axis=-1)
-    within = filled <= count[:, None]
-    ordered_powers = np.where(within, level - np.where(within, ordered, 0.0), 0.0)
-    ordered_powers[count == 0] = budget_w / users
-    powers = np.empty_like(ordered_powers)
-    np.put_along_axis(powers, order, ordered_powers, axis=-1)
+    level = np.where(count > 0, levels[np.arange(trials), np.maximum(count, 1) - 1], 0.0)
+    powers = np.maximum(level[:, None] - floors, 0.0)
+    powers[count == 0] = budget_w / users
     return powers
 
 
@@ -89,22 +87,22 @@ class DampedWaterFilling(MumisoPowerAllocator):
         current = 2.0 * previous
         iterations = np.zeros(trials, dtype=int)
         active = np.ones(trials, dtype=bool)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             while True:
                 active &= (np.abs(current - previous) >= previous * self.tolerance) & (
                     iterations < self.max_iterations
                 )
-                rows = np.flatnonzero(active)
-                if rows.size == 0:
+                if not active.any():
                     return powers
-                previous[rows] = current[rows]
-                filled = water_filling(interference_noise[rows] / direct[rows], budget_w)
-                powers[rows] = (1.0 / users) * filled + ((users - 1) / users) * powers[rows]
-                signal, interference_noise[rows] = _interference_noise(
-                    channel_gains[rows], powers[rows], noise_w
-                )
-                current[rows] = _sum_rates(signal, interference_noise[rows])
-                iterations[rows] += 1
+                # every row is computed, only the active ones change: a row's numbers never
+                # depend on the others
+                previous = np.where(active, current, previous)
+                filled = water_filling(interference_noise / direct, budget_w)
+                damped = (1.0 / users) * filled + ((users - 1) / users) * powers
+                powers = np.where(active[:, None], damped, powers)
+                signal, interference_noise = _interference_noise(channel_gains, powers, noise_w)
+                current = np.where(active, _sum_rates(signal, interference_noise), current)
+                iterations += active
 
 
 class WmmsePower(MumisoPowerAllocator):
@@ -113,7 +111,7 @@ class WmmsePower(MumisoPowerAllocator):
     With the beams fixed by the SIM (stream k on antenna k), WMMSE alternates, per user, the MMSE
     receiver ``u_k = H_kk v_k / T_k``, the weight ``w_k = T_k / (I_k + sigma^2)`` and the
     amplitude ``v_k = w_k |H_kk|^2 v_k / T_k / (sum_j w_j |u_j|^2 |H_jk|^2 + mu)`` (``T_k`` the
-    total received power plus noise, ``p_k = v_k^2``; ``mu >= 0`` by bisection so that
+    total received power plus noise, ``p_k = v_k^2``; ``mu >= 0`` by Newton's method so that
     ``sum p_k <= P_t``). Each iteration cannot lower the sum rate, and the iterates converge to
     a stationary point of the sum rate under the budget. Raising every power by a common factor
     never lowers a SINR, so each iterate is scaled up to spend the whole budget. Starts from
@@ -136,29 +134,25 @@ class WmmsePower(MumisoPowerAllocator):
             powers = np.full((trials, users), budget_w / users)
         else:
             powers = _spend(np.maximum(np.asarray(initial_w, dtype=float), 0.0), budget_w)
-        best = powers.copy()
-        best_rates = sum_rates_bps_hz(effective, powers, noise_w)
-        previous = best_rates.copy()
+        best, best_rates = powers, sum_rates_bps_hz(effective, powers, noise_w)
+        previous = best_rates
         active = np.ones(trials, dtype=bool)
-        for _ in range(self.max_iterations):
-            rows = np.flatnonzero(active)
-            if rows.size == 0:
-                break
-            signal, interference_noise = _interference_noise(
-                channel_gains[rows], powers[rows], noise_w
-            )
-            total = signal + interference_noise
-            amplitudes = np.sqrt(powers[rows])
-            numerator = direct[rows] * amplitudes / interference_noise
-            weighted = signal / (interference_noise * total)  # w_j |u_j|^2, per user j
-            denominator = np.einsum("bj,bjk->bk", weighted, channel_gains[rows])
-            powers[rows] = _spend(_budgeted(numerator, denominator, budget_w) ** 2, budget_w)
-            rates = _sum_rates(*_interference_noise(channel_gains[rows], powers[rows], noise_w))
-            better = rates > best_rates[rows]
-            best[rows[better]], best_rates[rows[better]] = powers[rows[better]], rates[better]
-            converged = np.abs(rates - previous[rows]) <= self.tolerance * np.abs(rates)
-            active[rows[converged]] = False
-            previous[rows] = rates
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for _ in range(self.max_iterations):
+                if not active.any():
+                    break
+                signal, interference_noise = _interference_noise(channel_gains, powers, noise_w)
+                numerator = direct * np.sqrt(powers) / interference_noise
+                weighted = signal / (interference_noise * (signal + interference_noise))
+                denominator = (weighted[:, :, None] * channel_gains).sum(axis=1)  # over users j
+                candidate = _spend(_budgeted(numerator, denominator, budget_w) ** 2, budget_w)
+                powers = np.where(active[:, None], candidate, powers)
+                rates = _sum_rates(*_interference_noise(channel_gains, powers, noise_w))
+                better = active & (rates > best_rates)
+                best = np.where(better[:, None], powers, best)
+                best_rates = np.where(better, rates, best_rates)
+                active &= np.abs(rates - previous) > self.tolerance * np.abs(rates)
+                previous = np.where(active, rates, previous)
         return best
 
 
@@ -166,26 +160,31 @@ def _spend(powers_w: np.ndarray, budget_w: float) -> np.ndarray:
     """Every row scaled to sum to ``budget_w`` (equal power for an all-zero row)."""
     totals = powers_w.sum(axis=-1, keepdims=True)
     equal = np.full_like(powers_w, budget_w / powers_w.shape[-1])
-    return np.where(totals > 0.0, powers_w * (budget_w / np.where(totals > 0.0, totals, 1.0)), equal)
+    return np.where(
+        totals > 0.0, powers_w * (budget_w / np.where(totals > 0.0, totals, 1.0)), equal
+    )
 
 
 def _budgeted(numerator: np.ndarray, denominator: np.ndarray, budget_w: float) -> np.ndarray:
     """``v = numerator / (denominator + mu)`` per row with the smallest ``mu >= 0`` such that
-    ``sum v^2 <= budget_w``, by bisection (a row whose ``mu = 0`` fits keeps ``mu = 0``)."""
+    ``sum v^2 <= budget_w``: ``mu = 0`` where that fits, else the root of the convex, decreasing
+    ``sum v(mu)^2 - budget_w`` by Newton's method from ``mu = 0`` (monotone from below), each
+    row until its own relative change is below 1e-15."""
 
     def amplitudes(mu: np.ndarray) -> np.ndarray:
         scale = denominator + mu[:, None]
         return np.where(scale > 0.0, numerator / np.where(scale > 0.0, scale, 1.0), 0.0)
 
-    def excess(mu: np.ndarray) -> np.ndarray:
-        return (amplitudes(mu) ** 2).sum(axis=-1) > budget_w
-
-    low = np.zeros(len(numerator))
-    high = np.where(excess(low), 1.0, 0.0)
-    while np.any(grow := excess(high)):
-        high[grow] *= 2.0
-    for _ in range(64):
-        middle = 0.5 * (low + high)
-        over = excess(middle)
-        low, high = np.where(over, middle, low), np.where(over, high, middle)
-    return amplitudes(high)
+    mu = np.zeros(len(numerator))
+    searching = (amplitudes(mu) ** 2).sum(axis=-1) > budget_w
+    for _ in range(NEWTON_ITERATIONS):
+        if not searching.any():
+            break
+        v = amplitudes(mu)
+        scale = denominator + mu[:, None]
+        slope = -2.0 * (v**2 / np.where(scale > 0.0, scale, 1.0)).sum(axis=-1)
+        step = ((v**2).sum(axis=-1) - budget_w) / slope
+        moved = np.where(searching, mu - step, mu)
+        searching &= np.abs(moved - mu) > 1e-15 * np.abs(moved)
+        mu = moved
+    return amplitudes(mu)
