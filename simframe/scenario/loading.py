@@ -91,7 +91,10 @@ def _expand(
         # Without a sound sweep and variant structure the points cannot be expanded.
         raise ScenarioError(source, problems.items)
     _refuse_too_large(source, axes, len(variants), trials)
-    metrics = DeclaredMetrics(frozenset(general.store), problems)
+    # unknown outputs are reported above; a system declares metrics only for its own
+    metrics = DeclaredMetrics(
+        frozenset(general.store) & frozenset(system_cls.optional_outputs), problems
+    )
     configurations, warnings, trial_memory_bytes = _configurations(
         system_cls, variants, axes, registry, metrics
     )
