@@ -232,7 +232,7 @@ def test_plugins_documents_every_parameter_with_unit_and_default():
         ('"powers_w", "phases"]', '"powers_w", "channel"]', "key 'store'"),
         ('model = "sum_rate_lbfgs"', 'model = "rmax"', "key 'phases.model'"),
         ("max_outer_iterations = 3", "max_outer_iterations = 0", "key 'phases.max_outer"),
-        ("[sweep]", '[precision]\nmetric = "effective_channel"\nrelative = 0.1\n\n[sweep]',
+        ("[sweep]", '[precision]\nmetric = "effective_channel"\nrelative = 0.1\nmin_trials = 2\n\n[sweep]',
          "key 'precision.metric'"),
     ],
 )  # fmt: skip
