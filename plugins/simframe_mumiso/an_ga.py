@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from simframe import Parameter
-from simframe_mumiso.downlink import sum_rates_bps_hz
+from simframe_mumiso.downlink import sum_rates_bps_hz, unit_phasors
 from simframe_mumiso.interfaces import MumisoPhaseOptimiser, PhaseDesign
 
 
@@ -41,6 +43,7 @@ class AnGradientAscent(MumisoPhaseOptimiser):
     )
 
     def optimise_block(self, block, allocator, rngs):
+        started = time.perf_counter()
         trials = len(block)
         phases = np.stack([block.random_phases(rng) for rng in rngs])
         angles = np.angle(phases)
@@ -48,6 +51,7 @@ class AnGradientAscent(MumisoPhaseOptimiser):
         powers = allocator.allocate(effective, block.noise_w, block.budget_w)
         current = sum_rates_bps_hz(effective, powers, block.noise_w)
         trace = [current.copy()]
+        elapsed = [time.perf_counter() - started]
         previous, current = current, 2.0 * current  # the published start: twice the real rate
         iterations = np.zeros(trials, dtype=int)
         evaluations = np.ones(trials, dtype=int)
@@ -70,10 +74,11 @@ class AnGradientAscent(MumisoPhaseOptimiser):
                 block, allocator, angles[rows], gradient, np.pi / largest, previous[rows], rows
             )
             evaluations[rows] += tries
-            phases[rows] = np.exp(1j * moved)
+            phases[rows] = unit_phasors(moved)
             angles[rows] = np.angle(phases[rows])
             iterations[rows] += 1
             trace.append(np.where(iterations > 0, current, trace[0]))
+            elapsed.append(time.perf_counter() - started)
         history = np.array(trace)
         return [
             PhaseDesign(
@@ -82,6 +87,7 @@ class AnGradientAscent(MumisoPhaseOptimiser):
                 int(iterations[b]),
                 tuple(history[: iterations[b] + 1, b]),
                 int(evaluations[b]),
+                tuple(elapsed[: iterations[b] + 1]),
             )
             for b in range(trials)
         ]
@@ -97,7 +103,7 @@ class AnGradientAscent(MumisoPhaseOptimiser):
         pending = np.arange(len(rows))
         while pending.size:
             candidate = angles[pending] + step[pending, None, None] * gradient[pending]
-            effective = block.effective_channels(np.exp(1j * candidate), rows[pending])
+            effective = block.effective_channels(unit_phasors(candidate), rows[pending])
             candidate_powers = allocator.allocate(effective, block.noise_w, block.budget_w)
             moved[pending], powers[pending] = candidate, candidate_powers
             rates[pending] = sum_rates_bps_hz(effective, candidate_powers, block.noise_w)

@@ -79,7 +79,9 @@ class PhaseDesign:
     go with them (``>= 0``, summing to the budget); ``iterations`` the optimiser's outer
     iterations; ``objective_trace`` the sum rate (bit/s/Hz) at the start and after every outer
     iteration, on the channel the optimiser designed on; ``evaluations`` how many sum rates
-    (with or without gradient) it evaluated.
+    (with or without gradient) it evaluated; ``elapsed_s`` the wall time since the optimiser
+    started at each entry of the trace, for the whole block (its trials are optimised together;
+    benchmarks read it, datasets do not hold it).
     """
 
     phases: np.ndarray
@@ -87,6 +89,7 @@ class PhaseDesign:
     iterations: int
     objective_trace: Sequence[float]
     evaluations: int = 0
+    elapsed_s: Sequence[float] = ()
 
 
 class MumisoChannelModel(Component):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from simframe_metasurface.torus_lbfgs import minimise_lbfgs_block, select_rows
 
 from simframe import Parameter
-from simframe_mumiso.downlink import DownlinkBlock, sum_rates_bps_hz
+from simframe_mumiso.downlink import DownlinkBlock, sum_rates_bps_hz, unit_phasors
 from simframe_mumiso.interfaces import MumisoPhaseOptimiser, MumisoPowerAllocator, PhaseDesign
 
 CURVATURE_FLOOR = 1e-2
@@ -26,7 +28,7 @@ class _NegativeSumRate:
         curvature diagonal, floored at ``CURVATURE_FLOOR`` of its mean)."""
         if exponent == 0.0:
             return
-        phases = np.exp(1j * angles).reshape(len(rows), *self.block.phase_shape)
+        phases = unit_phasors(angles).reshape(len(rows), *self.block.phase_shape)
         curvature = self.block.curvature_diagonal(phases, self.powers_w[rows], rows)
         curvature = curvature.reshape(len(rows), -1)
         mean = curvature.mean(axis=1, keepdims=True)
@@ -36,7 +38,7 @@ class _NegativeSumRate:
 
     def __call__(self, u: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scales = select_rows(self.scales, rows)
-        phases = np.exp(1j * (u / scales)).reshape(len(u), *self.block.phase_shape)
+        phases = unit_phasors(u / scales).reshape(len(u), *self.block.phase_shape)
         result = self.block.rate_gradients(phases, self.powers_w[rows], rows)
         return -result.sum_rates_bps_hz, -result.angles.reshape(len(u), -1) / scales
 
@@ -102,6 +104,7 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
         self, block: DownlinkBlock, allocator: MumisoPowerAllocator, phases: np.ndarray
     ) -> list[PhaseDesign]:
         """Maximise every trial's sum rate from ``phases`` ``(B, L, N)``."""
+        started = time.perf_counter()
         trials = len(block)
         x = np.angle(phases).reshape(trials, -1)
         effective = block.effective_channels(phases)
@@ -111,6 +114,7 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
             powers = allocator.allocate(effective, block.noise_w, block.budget_w)
         rates = sum_rates_bps_hz(effective, powers, block.noise_w)
         trace = [rates.copy()]
+        elapsed = [time.perf_counter() - started]
         rounds = np.zeros(trials, dtype=int)
         evaluations = np.ones(trials, dtype=int)
         active = np.ones(trials, dtype=bool)
@@ -144,6 +148,7 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
             active[rows] = new_rates - rates[rows] > self.tolerance * np.abs(rates[rows])
             rates[rows] = new_rates
             trace.append(rates.copy())
+            elapsed.append(time.perf_counter() - started)
         history = np.array(trace)
         final = self._phases(block, x)
         return [
@@ -153,10 +158,11 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
                 int(rounds[b]),
                 tuple(history[: rounds[b] + 1, b]),
                 int(evaluations[b]),
+                tuple(elapsed[: rounds[b] + 1]),
             )
             for b in range(trials)
         ]
 
     @staticmethod
     def _phases(block: DownlinkBlock, x: np.ndarray) -> np.ndarray:
-        return np.exp(1j * x).reshape(len(x), *block.phase_shape)
+        return unit_phasors(x).reshape(len(x), *block.phase_shape)

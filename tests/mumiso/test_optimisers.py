@@ -53,7 +53,8 @@ def test_sum_rate_lbfgs_never_lowers_the_sum_rate(sizes, seed):
     for design in optimiser.optimise_block(
         block, DampedWaterFilling(), [np.random.default_rng(seed + b) for b in range(3)]
     ):
-        assert np.all(np.diff(design.objective_trace) >= 0.0)
+        trace = np.asarray(design.objective_trace)
+        assert np.all(np.diff(trace) >= -1e-12 * trace[1:])  # up to round-off
 
 
 def test_all_optimisers_start_from_the_trials_first_draw():
