@@ -187,10 +187,12 @@ class DownlinkBlock:
         fields, effective = self._forward(phases, rows)
         seed = sum_rate_channel_gradient(effective, powers_w, self.noise_w)
         hops_h, channels_h = self._adjoint_operators
-        adjoints = [(select_rows(channels_h, rows) @ seed).swapaxes(0, 1)]
-        for layer in range(self.layers - 1, 0, -1):
-            adjoints.append(_hop(hops_h[layer], _scaled(phases[:, layer].conj(), adjoints[-1])))
-        angles = _angle_gradients(np.stack(adjoints[::-1]), np.stack(fields), phases)
+        adjoint = (select_rows(channels_h, rows) @ seed).swapaxes(0, 1)
+        angles = np.empty(phases.shape)
+        for layer in range(self.layers - 1, -1, -1):
+            angles[:, layer] = _angle_gradient(adjoint, fields[layer], phases[:, layer])
+            if layer > 0:
+                adjoint = _hop(hops_h[layer], _scaled(phases[:, layer].conj(), adjoint))
         return RateGradients(sum_rates_bps_hz(effective, powers_w, self.noise_w), angles, effective)
 
     def curvature_diagonal(self, phases: np.ndarray, powers_w: np.ndarray, rows=None) -> np.ndarray:
@@ -251,18 +253,12 @@ def _hop(matrix: np.ndarray, field: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((matrix @ columns)[:, :width]).reshape(field.shape)
 
 
-def _angle_gradients(adjoints: np.ndarray, fields: np.ndarray, phases: np.ndarray) -> np.ndarray:
-    """``Im(sum_k adjoint[l, n, k] conj(field[l, n, k]) conj(theta_ln))`` for every layer at
-    once, ``(b, L, N)`` from ``(L, N, b, K)`` stacks, in real arithmetic, summed over the users
-    in order whatever the arrays' memory layout."""
-    real = np.zeros(fields.shape[:3])
-    imag = np.zeros(fields.shape[:3])
-    for user in range(fields.shape[3]):
-        a, f = adjoints[..., user], fields[..., user]
-        real += a.real * f.real + a.imag * f.imag
-        imag += a.imag * f.real - a.real * f.imag
-    real, imag = real.transpose(2, 0, 1), imag.transpose(2, 0, 1)
-    return imag * phases.real - real * phases.imag
+def _angle_gradient(adjoint: np.ndarray, field: np.ndarray, phases: np.ndarray) -> np.ndarray:
+    """``Im(sum_k adjoint[n, k] conj(field[n, k]) conj(theta_n))``, ``(b, N)``: the sum over
+    the K users of every (atom, trial) by ``einsum`` (no vectorised complex product whose
+    rounding would depend on the block), the rest in real arithmetic."""
+    euclidean = np.einsum("nbk,nbk->bn", adjoint, field.conj())
+    return euclidean.imag * phases.real - euclidean.real * phases.imag
 
 
 def unit_phasors(angles: np.ndarray) -> np.ndarray:
