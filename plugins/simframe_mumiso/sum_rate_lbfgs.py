@@ -66,9 +66,9 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
 
     name = "sum_rate_lbfgs"
     parameters = (
-        Parameter("max_outer_iterations", int, 20, help="outer iterations at most", minimum=1),
-        Parameter("inner_iterations", int, 100, help="L-BFGS iterations per outer", minimum=1),
-        Parameter("memory", int, 10, help="L-BFGS memory (stored pairs)", minimum=1),
+        Parameter("max_outer_iterations", int, 10, help="outer iterations at most", minimum=1),
+        Parameter("inner_iterations", int, 200, help="L-BFGS iterations per outer", minimum=1),
+        Parameter("memory", int, 30, help="L-BFGS memory (stored pairs)", minimum=1),
         Parameter(
             "tolerance", float, 1e-4, "1", "stop at this relative sum-rate gain", minimum=0.0
         ),

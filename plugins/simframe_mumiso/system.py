@@ -21,8 +21,8 @@ BUDGET_TOLERANCE = 1e-9
 """Relative deviation from the budget allowed in the powers a phase optimiser returns."""
 
 METRICS = {
-    "sum_rate_bps_hz": MetricSpec("bit/s/Hz", "sum rate, sum over users of log2(1 + SINR_k)"),
-    "rate_bps_hz": MetricSpec("bit/s/Hz", "rate of every user, log2(1 + SINR_k)", ("ue",)),
+    "sum_rate_bps_hz": MetricSpec("bit/s/Hz", "sum rate"),
+    "rate_bps_hz": MetricSpec("bit/s/Hz", "rate of every user", ("ue",)),
     "sinr": MetricSpec("1", "SINR of every user (linear)", ("ue",)),
     "interference_w": MetricSpec("W", "interference power at every user", ("ue",)),
     "noise_power_w": MetricSpec("W", "noise power sigma^2 at every user"),
@@ -162,7 +162,7 @@ class SimMumisoDownlink(SystemModel):
             ComponentKind.PROPAGATION_MODEL, "rayleigh_sommerfeld", "hops inside the SIM"
         ),
         "phases": Slot(ComponentKind.PHASE_OPTIMISER, "sum_rate_lbfgs", "meta-atom phases"),
-        "power": Slot(ComponentKind.POWER_ALLOCATOR, "mumiso_iwf", "power of every stream"),
+        "power": Slot(ComponentKind.POWER_ALLOCATOR, "mumiso_wmmse", "power of every stream"),
     }
     optional_outputs = {
         "effective_channel": "the effective channel H (complex, ue x antenna)",

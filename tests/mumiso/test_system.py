@@ -224,6 +224,9 @@ def test_plugins_documents_every_parameter_with_unit_and_default():
         assert name in result.output
 
 
+PRECISION_ON_H = '[precision]\nmetric = "effective_channel"\nrelative = 0.1\nmin_trials = 2\n'
+
+
 @pytest.mark.parametrize(
     ("change", "key", "expected"),
     [
@@ -232,8 +235,7 @@ def test_plugins_documents_every_parameter_with_unit_and_default():
         ('"powers_w", "phases"]', '"powers_w", "channel"]', "key 'store'"),
         ('model = "sum_rate_lbfgs"', 'model = "rmax"', "key 'phases.model'"),
         ("max_outer_iterations = 3", "max_outer_iterations = 0", "key 'phases.max_outer"),
-        ("[sweep]", '[precision]\nmetric = "effective_channel"\nrelative = 0.1\nmin_trials = 2\n\n[sweep]',
-         "key 'precision.metric'"),
+        ("[sweep]", PRECISION_ON_H + "\n[sweep]", "key 'precision.metric'"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_naming_file_and_key_and_writes_nothing(tmp_path, change, key, expected):
