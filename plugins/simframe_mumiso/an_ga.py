@@ -95,21 +95,40 @@ class AnGradientAscent(MumisoPhaseOptimiser):
     def _line_search(self, block, allocator, angles, gradient, step, target, rows):
         """Backtracking for the trials ``rows``: ``angles + step * gradient`` with the step halved
         until the sum rate is not below ``target``, ``max_tries`` tries at most; the last try is
-        kept either way. Returns the angles, powers, sum rates and tries per trial."""
+        kept either way. Returns the angles, powers, sum rates and tries per trial.
+
+        The tries are the protocol's, but evaluated a few at a time: a trial still searching
+        after ``t`` tries evaluates its next ``2^round`` steps together in one batch and takes the
+        first that succeeds, exactly as one try after the other would (each try depends only on
+        its step); the 20 failing tries of the first outer iteration take five batches.
+        """
         moved = np.empty_like(angles)
         powers = np.empty((len(rows), block.users))
         rates = np.empty(len(rows))
         tries = np.zeros(len(rows), dtype=int)
         pending = np.arange(len(rows))
+        batch = 1
         while pending.size:
-            candidate = angles[pending] + step[pending, None, None] * gradient[pending]
-            effective = block.effective_channels(unit_phasors(candidate), rows[pending])
+            sizes = np.minimum(batch, self.max_tries - tries[pending])
+            owner = np.repeat(pending, sizes)
+            starts = np.cumsum(sizes) - sizes
+            halvings = tries[owner] + np.arange(len(owner)) - np.repeat(starts, sizes)
+            candidate = (
+                angles[owner] + (step[owner] * 0.5**halvings)[:, None, None] * gradient[owner]
+            )
+            effective = block.effective_channels(unit_phasors(candidate), rows[owner])
             candidate_powers = allocator.allocate(effective, block.noise_w, block.budget_w)
-            moved[pending], powers[pending] = candidate, candidate_powers
-            rates[pending] = sum_rates_bps_hz(effective, candidate_powers, block.noise_w)
-            step[pending] *= 0.5
-            tries[pending] += 1
-            pending = pending[
-                (rates[pending] < target[pending]) & (tries[pending] < self.max_tries)
-            ]
+            candidate_rates = sum_rates_bps_hz(effective, candidate_powers, block.noise_w)
+            positions = np.arange(len(owner))
+            succeeded = np.where(candidate_rates >= target[owner], positions, len(owner))
+            first = np.minimum.reduceat(succeeded, starts)
+            last_try = tries[pending] + sizes >= self.max_tries
+            done = (first < len(owner)) | last_try
+            chosen = np.where(first < len(owner), first, starts + sizes - 1)[done]
+            finished = pending[done]
+            moved[finished], powers[finished] = candidate[chosen], candidate_powers[chosen]
+            rates[finished], tries[finished] = candidate_rates[chosen], halvings[chosen] + 1
+            tries[pending[~done]] += sizes[~done]
+            pending = pending[~done]
+            batch *= 2
         return moved, powers, rates, tries

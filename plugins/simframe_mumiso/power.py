@@ -28,23 +28,35 @@ def water_filling(floors: np.ndarray, budget_w: float) -> np.ndarray:
     floors = np.asarray(floors, dtype=float)
     trials, users = floors.shape
     ordered = np.sort(floors, axis=-1)
-    levels = (budget_w + np.cumsum(ordered, axis=-1)) / np.arange(1, users + 1)
-    count = np.count_nonzero(levels > ordered, axis=-1)
-    level = np.where(count > 0, levels[np.arange(trials), np.maximum(count, 1) - 1], 0.0)
-    powers = np.maximum(level[:, None] - floors, 0.0)
-    powers[count == 0] = budget_w / users
+    levels = ordered.cumsum(axis=-1)
+    levels += budget_w
+    levels /= np.arange(1, users + 1)
+    count = (levels > ordered).sum(axis=-1)
+    level = levels[np.arange(trials), np.maximum(count, 1) - 1]
+    unreachable = count == 0
+    if unreachable.any():  # every floor infinite: no level (inf - inf), equal power
+        level[unreachable] = 0.0
+    powers = level[:, None] - floors
+    np.maximum(powers, 0.0, out=powers)
+    if unreachable.any():
+        powers[unreachable] = budget_w / users
     return powers
 
 
-def _interference_noise(channel_gains, powers_w, noise_w):
+def _received(channel_gains, direct, powers_w, noise_w):
     """Signal and interference-plus-noise power of every user, ``(b, K)`` each."""
-    received = channel_gains * powers_w[:, None, :]
-    signal = np.diagonal(received, axis1=-2, axis2=-1)
-    return signal, received.sum(axis=-1) - signal + noise_w
+    signal = direct * powers_w
+    return signal, (channel_gains * powers_w[:, None, :]).sum(axis=-1) - signal + noise_w
 
 
 def _sum_rates(signal: np.ndarray, interference_noise: np.ndarray) -> np.ndarray:
     return np.log2(1.0 + signal / interference_noise).sum(axis=-1)
+
+
+def _direct(channel_gains: np.ndarray) -> np.ndarray:
+    """The diagonals ``|H_kk|^2``, ``(b, K)``."""
+    trials, users = channel_gains.shape[:2]
+    return channel_gains.reshape(trials, users * users)[:, :: users + 1]
 
 
 class EqualPower(MumisoPowerAllocator):
@@ -79,30 +91,31 @@ class DampedWaterFilling(MumisoPowerAllocator):
 
     def allocate(self, effective, noise_w, budget_w, initial_w=None):
         channel_gains = gains(effective)
-        direct = np.diagonal(channel_gains, axis1=-2, axis2=-1)
+        direct = _direct(channel_gains)
         trials, users = direct.shape
         powers = np.full((trials, users), budget_w / users)
-        signal, interference_noise = _interference_noise(channel_gains, powers, noise_w)
+        result = powers.copy()
+        signal, interference_noise = _received(channel_gains, direct, powers, noise_w)
         previous = _sum_rates(signal, interference_noise)
         current = 2.0 * previous
-        iterations = np.zeros(trials, dtype=int)
-        active = np.ones(trials, dtype=bool)
+        rows = np.arange(trials)  # the rows still iterating; all iterate in step
         with np.errstate(divide="ignore", invalid="ignore"):
-            while True:
-                active &= (np.abs(current - previous) >= previous * self.tolerance) & (
-                    iterations < self.max_iterations
-                )
-                if not active.any():
-                    return powers
-                # every row is computed, only the active ones change: a row's numbers never
-                # depend on the others
-                previous = np.where(active, current, previous)
+            for _ in range(self.max_iterations):
+                going = np.abs(current - previous) >= previous * self.tolerance
+                if not going.all():
+                    result[rows[~going]] = powers[~going]
+                    rows, powers, current = rows[going], powers[going], current[going]
+                    channel_gains, direct = channel_gains[going], direct[going]
+                    interference_noise = interference_noise[going]
+                    if rows.size == 0:
+                        return result
+                previous = current
                 filled = water_filling(interference_noise / direct, budget_w)
-                damped = (1.0 / users) * filled + ((users - 1) / users) * powers
-                powers = np.where(active[:, None], damped, powers)
-                signal, interference_noise = _interference_noise(channel_gains, powers, noise_w)
-                current = np.where(active, _sum_rates(signal, interference_noise), current)
-                iterations += active
+                powers = (1.0 / users) * filled + ((users - 1) / users) * powers
+                signal, interference_noise = _received(channel_gains, direct, powers, noise_w)
+                current = _sum_rates(signal, interference_noise)
+        result[rows] = powers
+        return result
 
 
 class WmmsePower(MumisoPowerAllocator):
@@ -128,7 +141,7 @@ class WmmsePower(MumisoPowerAllocator):
 
     def allocate(self, effective, noise_w, budget_w, initial_w=None):
         channel_gains = gains(effective)
-        direct = np.diagonal(channel_gains, axis1=-2, axis2=-1)
+        direct = _direct(channel_gains)
         trials, users = direct.shape
         if initial_w is None:
             powers = np.full((trials, users), budget_w / users)
@@ -141,13 +154,13 @@ class WmmsePower(MumisoPowerAllocator):
             for _ in range(self.max_iterations):
                 if not active.any():
                     break
-                signal, interference_noise = _interference_noise(channel_gains, powers, noise_w)
+                signal, interference_noise = _received(channel_gains, direct, powers, noise_w)
                 numerator = direct * np.sqrt(powers) / interference_noise
                 weighted = signal / (interference_noise * (signal + interference_noise))
                 denominator = (weighted[:, :, None] * channel_gains).sum(axis=1)  # over users j
                 candidate = _spend(_budgeted(numerator, denominator, budget_w) ** 2, budget_w)
                 powers = np.where(active[:, None], candidate, powers)
-                rates = _sum_rates(*_interference_noise(channel_gains, powers, noise_w))
+                rates = _sum_rates(*_received(channel_gains, direct, powers, noise_w))
                 better = active & (rates > best_rates)
                 best = np.where(better[:, None], powers, best)
                 best_rates = np.where(better, rates, best_rates)
