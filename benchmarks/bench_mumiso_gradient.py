@@ -8,7 +8,8 @@
 3. Memory: the peak Python-allocated memory (tracemalloc) of a phase optimiser's block per
    trial, against the system's own estimate (``estimate_memory_bytes``).
 
-An et al.'s setting (N = 100, K = 4), one BLAS thread.
+An et al.'s setting (N = 100, K = 4), one BLAS thread; times are CPU seconds of the process
+(``time.process_time``), which a loaded machine does not inflate.
 Run: python benchmarks/bench_mumiso_gradient.py [--layers 1 4 10] [--block 20] [--repeats 5]
 """
 
@@ -77,10 +78,10 @@ def evaluation_seconds(block, repeats: int) -> dict[str, float]:
         ("dense", dense, min(trials, 4)),
     ):
         function()  # warm up
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(repeats):
             function()
-        timings[name] = (time.perf_counter() - start) / repeats / count
+        timings[name] = (time.process_time() - start) / repeats / count
     return timings
 
 

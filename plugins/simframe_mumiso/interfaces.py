@@ -79,9 +79,10 @@ class PhaseDesign:
     go with them (``>= 0``, summing to the budget); ``iterations`` the optimiser's outer
     iterations; ``objective_trace`` the sum rate (bit/s/Hz) at the start and after every outer
     iteration, on the channel the optimiser designed on; ``evaluations`` how many sum rates
-    (with or without gradient) it evaluated; ``elapsed_s`` the wall time since the optimiser
-    started at each entry of the trace, for the whole block (its trials are optimised together;
-    benchmarks read it, datasets do not hold it).
+    (with or without gradient) it evaluated; ``elapsed_s`` the CPU time of the process since
+    the optimiser started at each entry of the trace (``time.process_time``: on a loaded machine
+    it counts the work, not the waiting), for the whole block, whose trials are optimised
+    together; benchmarks read it, datasets do not hold it.
     """
 
     phases: np.ndarray

@@ -66,7 +66,7 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
 
     name = "sum_rate_lbfgs"
     parameters = (
-        Parameter("max_outer_iterations", int, 10, help="outer iterations at most", minimum=1),
+        Parameter("max_outer_iterations", int, 20, help="outer iterations at most", minimum=1),
         Parameter("inner_iterations", int, 200, help="L-BFGS iterations per outer", minimum=1),
         Parameter("memory", int, 30, help="L-BFGS memory (stored pairs)", minimum=1),
         Parameter(
@@ -104,7 +104,7 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
         self, block: DownlinkBlock, allocator: MumisoPowerAllocator, phases: np.ndarray
     ) -> list[PhaseDesign]:
         """Maximise every trial's sum rate from ``phases`` ``(B, L, N)``."""
-        started = time.perf_counter()
+        started = time.process_time()
         trials = len(block)
         x = np.angle(phases).reshape(trials, -1)
         effective = block.effective_channels(phases)
@@ -114,7 +114,7 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
             powers = allocator.allocate(effective, block.noise_w, block.budget_w)
         rates = sum_rates_bps_hz(effective, powers, block.noise_w)
         trace = [rates.copy()]
-        elapsed = [time.perf_counter() - started]
+        elapsed = [time.process_time() - started]
         rounds = np.zeros(trials, dtype=int)
         evaluations = np.ones(trials, dtype=int)
         active = np.ones(trials, dtype=bool)
@@ -148,7 +148,7 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
             active[rows] = new_rates - rates[rows] > self.tolerance * np.abs(rates[rows])
             rates[rows] = new_rates
             trace.append(rates.copy())
-            elapsed.append(time.perf_counter() - started)
+            elapsed.append(time.process_time() - started)
         history = np.array(trace)
         final = self._phases(block, x)
         return [
