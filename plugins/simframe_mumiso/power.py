@@ -53,10 +53,21 @@ def _sum_rates(signal: np.ndarray, interference_noise: np.ndarray) -> np.ndarray
     return np.log2(1.0 + signal / interference_noise).sum(axis=-1)
 
 
-def _direct(channel_gains: np.ndarray) -> np.ndarray:
-    """The diagonals ``|H_kk|^2``, ``(b, K)``."""
+def _gains(effective: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``|H_kj|^2`` ``(b, K, K)`` and its diagonals ``|H_kk|^2`` ``(b, K)``."""
+    channel_gains = gains(effective)
     trials, users = channel_gains.shape[:2]
-    return channel_gains.reshape(trials, users * users)[:, :: users + 1]
+    return channel_gains, channel_gains.reshape(trials, users * users)[:, :: users + 1]
+
+
+def _iteration_parameters(method: str) -> tuple[Parameter, ...]:
+    """The stopping rule of an iterative allocator: an iteration cap and a relative change."""
+    return (
+        Parameter("max_iterations", int, 100, help=f"{method} iterations at most", minimum=1),
+        Parameter(
+            "tolerance", float, 1e-6, "1", "stop at this relative sum-rate change", minimum=0.0
+        ),
+    )
 
 
 class EqualPower(MumisoPowerAllocator):
@@ -82,16 +93,10 @@ class DampedWaterFilling(MumisoPowerAllocator):
     """
 
     name = "mumiso_iwf"
-    parameters = (
-        Parameter("max_iterations", int, 100, help="water-filling iterations at most", minimum=1),
-        Parameter(
-            "tolerance", float, 1e-6, "1", "stop at this relative sum-rate change", minimum=0.0
-        ),
-    )
+    parameters = _iteration_parameters("water-filling")
 
     def allocate(self, effective, noise_w, budget_w, initial_w=None):
-        channel_gains = gains(effective)
-        direct = _direct(channel_gains)
+        channel_gains, direct = _gains(effective)
         trials, users = direct.shape
         powers = np.full((trials, users), budget_w / users)
         result = powers.copy()
@@ -132,16 +137,10 @@ class WmmsePower(MumisoPowerAllocator):
     """
 
     name = "mumiso_wmmse"
-    parameters = (
-        Parameter("max_iterations", int, 100, help="WMMSE iterations at most", minimum=1),
-        Parameter(
-            "tolerance", float, 1e-6, "1", "stop at this relative sum-rate change", minimum=0.0
-        ),
-    )
+    parameters = _iteration_parameters("WMMSE")
 
     def allocate(self, effective, noise_w, budget_w, initial_w=None):
-        channel_gains = gains(effective)
-        direct = _direct(channel_gains)
+        channel_gains, direct = _gains(effective)
         trials, users = direct.shape
         if initial_w is None:
             powers = np.full((trials, users), budget_w / users)
