@@ -8,7 +8,7 @@ import numpy as np
 
 from simframe import Parameter
 from simframe_mumiso.downlink import sum_rates_bps_hz, unit_phasors
-from simframe_mumiso.interfaces import MumisoPhaseOptimiser, PhaseDesign
+from simframe_mumiso.interfaces import MumisoPhaseOptimiser, block_designs
 
 
 class AnGradientAscent(MumisoPhaseOptimiser):
@@ -79,18 +79,7 @@ class AnGradientAscent(MumisoPhaseOptimiser):
             iterations[rows] += 1
             trace.append(np.where(iterations > 0, current, trace[0]))
             elapsed.append(time.process_time() - started)
-        history = np.array(trace)
-        return [
-            PhaseDesign(
-                phases[b],
-                powers[b],
-                int(iterations[b]),
-                tuple(history[: iterations[b] + 1, b]),
-                int(evaluations[b]),
-                tuple(elapsed[: iterations[b] + 1]),
-            )
-            for b in range(trials)
-        ]
+        return block_designs(phases, powers, iterations, trace, evaluations, elapsed)
 
     def _line_search(self, block, allocator, angles, gradient, step, target, rows):
         """Backtracking for the trials ``rows``: ``angles + step * gradient`` with the step halved

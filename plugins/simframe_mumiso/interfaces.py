@@ -93,6 +93,31 @@ class PhaseDesign:
     elapsed_s: Sequence[float] = ()
 
 
+def block_designs(
+    phases: np.ndarray,
+    powers_w: np.ndarray,
+    iterations: np.ndarray,
+    trace: Sequence[np.ndarray],
+    evaluations: np.ndarray,
+    elapsed_s: Sequence[float],
+) -> list[PhaseDesign]:
+    """One :class:`PhaseDesign` per trial of a block optimised together: ``trace`` holds the
+    block's sum rates ``(B,)`` at the start and after every outer iteration, ``elapsed_s`` the
+    times of its entries; trial ``b`` keeps the first ``iterations[b] + 1`` of both."""
+    history = np.array(trace)
+    return [
+        PhaseDesign(
+            phases[b],
+            powers_w[b],
+            int(iterations[b]),
+            tuple(history[: iterations[b] + 1, b]),
+            int(evaluations[b]),
+            tuple(elapsed_s[: iterations[b] + 1]),
+        )
+        for b in range(len(phases))
+    ]
+
+
 class MumisoChannelModel(Component):
     """Base of the users' channel models of ``sim_mumiso_downlink``: ``G`` (K x N)."""
 

@@ -9,7 +9,12 @@ from simframe_metasurface.torus_lbfgs import minimise_lbfgs_block, select_rows
 
 from simframe import Parameter
 from simframe_mumiso.downlink import DownlinkBlock, sum_rates_bps_hz, unit_phasors
-from simframe_mumiso.interfaces import MumisoPhaseOptimiser, MumisoPowerAllocator, PhaseDesign
+from simframe_mumiso.interfaces import (
+    MumisoPhaseOptimiser,
+    MumisoPowerAllocator,
+    PhaseDesign,
+    block_designs,
+)
 
 CURVATURE_FLOOR = 1e-2
 """Curvature estimates below this fraction of their trial's mean count as this fraction."""
@@ -149,19 +154,8 @@ class SumRateLbfgs(MumisoPhaseOptimiser):
             rates[rows] = new_rates
             trace.append(rates.copy())
             elapsed.append(time.process_time() - started)
-        history = np.array(trace)
         final = self._phases(block, x)
-        return [
-            PhaseDesign(
-                final[b],
-                powers[b],
-                int(rounds[b]),
-                tuple(history[: rounds[b] + 1, b]),
-                int(evaluations[b]),
-                tuple(elapsed[: rounds[b] + 1]),
-            )
-            for b in range(trials)
-        ]
+        return block_designs(final, powers, rounds, trace, evaluations, elapsed)
 
     @staticmethod
     def _phases(block: DownlinkBlock, x: np.ndarray) -> np.ndarray:

@@ -63,18 +63,3 @@ def test_the_first_iteration_takes_the_smallest_step_whatever_the_rate():
         step = np.pi / gradient.max() / 2 ** (tries - 1)
         np.testing.assert_allclose(design.phases, np.exp(1j * (np.angle(start) + step * gradient)))
         assert design.iterations == 1 and design.evaluations == 2 + tries
-
-
-def test_an_ga_is_the_same_for_a_trial_whatever_its_block():
-    rng = np.random.default_rng(11)
-    block = random_block(rng, 3, 9, 2, 4)
-    rngs = [np.random.default_rng(40 + b) for b in range(4)]
-    optimiser = AnGradientAscent(max_iterations=8)
-    together = optimiser.optimise_block(block, DampedWaterFilling(), rngs)
-    for b in (0, 3):
-        alone = optimiser.optimise_block(
-            block.trial(b), DampedWaterFilling(), [np.random.default_rng(40 + b)]
-        )[0]
-        np.testing.assert_array_equal(alone.phases, together[b].phases)
-        np.testing.assert_array_equal(alone.powers_w, together[b].powers_w)
-        assert alone.objective_trace == together[b].objective_trace

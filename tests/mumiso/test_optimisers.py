@@ -69,20 +69,24 @@ def test_all_optimisers_start_from_the_trials_first_draw():
     assert random.objective_trace[0] == an.objective_trace[0] == ours.objective_trace[0]
 
 
-@pytest.mark.parametrize("exponent", [0.0, 0.25])
-def test_sum_rate_lbfgs_is_the_same_for_a_trial_whatever_its_block(exponent):
+@pytest.mark.parametrize(
+    "optimiser",
+    [
+        AnGradientAscent(max_iterations=8),
+        SumRateLbfgs(max_outer_iterations=4, inner_iterations=20, preconditioner_exponent=0.0),
+        SumRateLbfgs(max_outer_iterations=4, inner_iterations=20),
+    ],
+    ids=["an_ga", "sum_rate_lbfgs_plain", "sum_rate_lbfgs_preconditioned"],
+)
+def test_a_trials_design_is_the_same_whatever_its_block(optimiser):
     block = random_block(np.random.default_rng(21), 3, 9, 3, 4)
-    optimiser = SumRateLbfgs(
-        max_outer_iterations=4, inner_iterations=20, preconditioner_exponent=exponent
-    )
+    allocator = DampedWaterFilling() if optimiser.name == "an_ga" else WmmsePower()
     together = optimiser.optimise_block(
-        block, WmmsePower(), [np.random.default_rng(60 + b) for b in range(4)]
+        block, allocator, [np.random.default_rng(60 + b) for b in range(4)]
     )
     for b in (1, 2):
-        alone = optimiser.optimise_block(
-            block.trial(b), WmmsePower(), [np.random.default_rng(60 + b)]
-        )[0]
-        np.testing.assert_array_equal(alone.phases, together[b].phases)
-        np.testing.assert_array_equal(alone.powers_w, together[b].powers_w)
-        assert alone.objective_trace == together[b].objective_trace
-        assert alone.evaluations == together[b].evaluations
+        alone = optimiser.optimise_block(block.trial(b), allocator, [np.random.default_rng(60 + b)])
+        np.testing.assert_array_equal(alone[0].phases, together[b].phases)
+        np.testing.assert_array_equal(alone[0].powers_w, together[b].powers_w)
+        assert alone[0].objective_trace == together[b].objective_trace
+        assert alone[0].evaluations == together[b].evaluations
