@@ -215,10 +215,14 @@ class SimMumisoDownlink(SystemModel):
         ]
 
     def estimate_memory_bytes(self) -> int:
+        """Peak memory of one block of trials: the hops, their adjoints and the correlation
+        root (shared), and per trial the fields of a forward and an adjoint pass and the
+        curvature pairs of an L-BFGS with 30 pairs over the L N angles (0.97 MiB per trial
+        measured at L = 10, N = 100, K = 4; benchmarks/bench_mumiso_gradient.py)."""
         atoms, layers, users = self.atoms, self.layers, self.users
-        shared = 2 * layers * atoms**2 + atoms**2  # hops, their adjoints, correlation root
-        per_trial = 4 * layers * atoms * users + 2 * users * atoms
-        return 16 * (shared + self.trial_block * per_trial)
+        shared = 16 * (2 * layers * atoms**2 + atoms**2)
+        per_trial = 16 * (4 * layers * atoms * users + 2 * users * atoms) + 8 * 70 * layers * atoms
+        return shared + self.trial_block * per_trial
 
     def declared_metrics(self, store):
         """:data:`METRICS` and the metrics of the optional outputs in ``store``."""
