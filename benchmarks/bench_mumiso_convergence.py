@@ -25,13 +25,19 @@ from simframe_mumiso.an_ga import AnGradientAscent
 from simframe_mumiso.channel import CorrelatedRayleighUsers
 from simframe_mumiso.downlink import DownlinkBlock
 from simframe_mumiso.interfaces import MumisoPhaseOptimiser, PhaseDesign
-from simframe_mumiso.power import DampedWaterFilling, WmmsePower
+from simframe_mumiso.power import DampedWaterFilling, EqualPower, WmmsePower
 from simframe_mumiso.random_phases import RandomPhases
 from simframe_mumiso.sum_rate_lbfgs import SumRateLbfgs
 from simframe_mumiso.system import SimMumisoDownlink
 from threadpoolctl import threadpool_limits
 
 from simframe.scenario import parse_override
+
+ALLOCATORS = {
+    "mumiso_iwf": DampedWaterFilling,
+    "mumiso_wmmse": WmmsePower,
+    "mumiso_equal_power": EqualPower,
+}
 
 
 def an_block(layers: int, trials: int, seed: int = 2023, **params) -> DownlinkBlock:
@@ -114,14 +120,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--power",
-        choices=["mumiso_iwf", "mumiso_wmmse"],
+        choices=sorted(ALLOCATORS),
         default="mumiso_wmmse",
         help="power slot of sum_rate_lbfgs (an_ga always runs with mumiso_iwf)",
     )
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args()
     ours = SumRateLbfgs(**dict(parse_override(text) for text in args.param))
-    ours_power = WmmsePower() if args.power == "mumiso_wmmse" else DampedWaterFilling()
+    ours_power = ALLOCATORS[args.power]()
     methods = [("an_ga", AnGradientAscent(), DampedWaterFilling()), ("ours", ours, ours_power)]
     print(f"sum_rate_lbfgs: {dict(ours.params)}, power {args.power}")
     with threadpool_limits(1):
