@@ -165,7 +165,9 @@ class DownlinkBlock:
             fields.append(_hop(self.hops[layer], leaving))
             leaving = _scaled(phases[:, layer], fields[-1])
         channels = select_rows(self.channels, rows)
-        return fields, channels @ leaving.swapaxes(0, 1)
+        # each trial's N x K field contiguous, whatever the block: a strided one would reach
+        # BLAS through other kernels (with one user, strided dot products) that round otherwise
+        return fields, channels @ np.ascontiguousarray(leaving.swapaxes(0, 1))
 
     def effective_channels(self, phases: np.ndarray, rows=None) -> np.ndarray:
         """``H = G Phi_L W_L ... Phi_1 W_1`` per trial, ``(b, K, K)``."""
