@@ -12,7 +12,7 @@ from simframe_mumiso.power import DampedWaterFilling
 from simframe_mumiso.random_phases import RandomPhases
 from simframe_mumiso.system import SimMumisoDownlink
 
-from simframe import ParameterError
+from simframe import ParameterError, TrialContext
 from simframe.results import deterministic_part, open_result
 from simframe.runner import parts_directory
 from tests.conftest import invoke
@@ -78,6 +78,12 @@ def test_passivity_is_reported_and_can_be_enforced():
     assert passive.warnings() == [] and passive.hop_spectral_norms.max() <= 1 + 1e-9
     free = make_system(layers=3, propagation=FreeSpacePropagation())
     assert free.hops[1].shape == (100, 100)
+    for system in (passive, free):  # both propagation models run a trial end to end
+        context = TrialContext(0, 0, "v", {}, np.random.default_rng(1))
+        metrics = system.simulate(system.draw(np.random.default_rng(2)), context)
+        assert (
+            np.isfinite(metrics["sum_rate_bps_hz"].values) and metrics["sum_rate_bps_hz"].values > 0
+        )
 
 
 def test_bs_height_must_lie_above_the_sim():
