@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -118,9 +119,13 @@ class MetricSpec:
 class TrialContext:
     """One trial of one variant at one sweep point, as the system model and hooks see it.
 
-    ``rng`` is the stream for the algorithms' own randomness (random initial phases, ...); it
-    is seeded from ``SeedSequence(entropy, spawn_key=(point_index, trial_index))`` and is the
-    same for every variant, so results do not depend on execution order or worker count.
+    ``rng`` is the stream of the algorithms' own randomness (random initial phases, ...), and
+    :meth:`rng_for` gives every other user of randomness (a hook drawing an estimation error,
+    say) a stream of its own. All of them are the same for every variant of a trial and do not
+    depend on the executor, the worker count or the block a trial runs in. Trial ``t`` of sweep
+    point ``p`` is seeded from ``SeedSequence(seed, spawn_key=(q, t))``, where ``q`` is the
+    first sweep point whose system draws the same realisation as ``p`` (``q = p`` unless the
+    sweep is paired, see ``docs/scenarios.md``); ``rng`` is its second child.
     ``options`` holds the scenario's ``[plugins.NAME]`` tables, ``store`` the optional outputs
     the scenario asked for.
 
@@ -144,6 +149,41 @@ class TrialContext:
     channel: Any = None
     known_channel: Any = None
     quantities: dict[str, Any] = field(default_factory=dict)
+    _streams: dict[str, np.random.Generator] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def rng_for(self, key: str) -> np.random.Generator:
+        """This trial's random stream for ``key``, independent of :attr:`rng` and of every
+        other key.
+
+        Hooks draw from it instead of ``rng``, which belongs to the algorithms: a hook that
+        drew from ``rng`` would change the optimisers' random starts, so that enabling it
+        changed results even where it models nothing (an estimation error of size 0). Use a
+        key of your own, e.g. your option group's name. The stream is deterministic in (seed,
+        sweep point, trial, key), the same for every variant and whatever the executor, the
+        worker count or the block; within one trial and variant, every call with the same key
+        returns the same generator, its draws continuing.
+
+        It is seeded from :attr:`rng`'s ``SeedSequence`` with the key's SHA-256 digest (eight
+        32-bit words) appended to its ``spawn_key``.
+        """
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"rng_for needs a non-empty string key, got {key!r}")
+        stream = self._streams.get(key)
+        if stream is None:
+            seed = self.rng.bit_generator.seed_seq
+            if not isinstance(seed, np.random.SeedSequence):
+                raise TypeError(
+                    "rng_for needs trial.rng to be seeded from a numpy SeedSequence "
+                    "(e.g. numpy.random.default_rng(7))"
+                )
+            words = np.frombuffer(hashlib.sha256(key.encode()).digest(), dtype="<u4")
+            child = np.random.SeedSequence(
+                seed.entropy, spawn_key=(*seed.spawn_key, *(int(w) for w in words))
+            )
+            stream = self._streams[key] = np.random.default_rng(child)
+        return stream
 
     def stores(self, output: str) -> bool:
         """Whether the scenario asked to keep the optional output ``output``."""

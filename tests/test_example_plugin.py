@@ -230,6 +230,42 @@ def test_imperfect_csi_lowers_the_hmimo_rate_as_the_nmse_grows(example_plugin, t
     np.testing.assert_allclose(realised, [0.0, 1.0, 10.0], rtol=0.15)
 
 
+ZERO_ERROR_LINK = """\
+title = "rmax on a small link"
+trials = 3
+seed = 11
+
+[system]
+model = "sim_hmimo_link"
+tx_atoms = 9
+rx_atoms = 9
+tx_layers = 2
+rx_layers = 2
+
+[phases]
+model = "rmax"
+max_outer_iterations = 3
+inner_iterations = 20
+"""
+
+
+def test_a_zero_error_estimate_equals_the_plain_run_bit_for_bit(example_plugin, tmp_path):
+    """The plugin draws its error from its own stream (trial.rng_for): at NMSE 0 it leaves the
+    optimiser's random starts, hence every rate, exactly as they are without it."""
+    scenario = tmp_path / "link.toml"
+    scenario.write_text(ZERO_ERROR_LINK)
+    rates = []
+    for name, extra in (
+        ("plain", []),
+        ("zero", ["--set", "plugins.example_imperfect_csi.nmse=0.0"]),
+    ):
+        out = tmp_path / f"{name}.nc"
+        done = _simframe("run", str(scenario), "-o", str(out), "--quiet", *extra, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        rates.append(open_result(out).rate_bps_hz.values)
+    np.testing.assert_array_equal(rates[1], rates[0])
+
+
 def test_imperfect_gains_lower_the_cellfree_max_min_se(example_plugin, tmp_path):
     dataset = _run_example("imperfect_csi_cellfree", tmp_path)
     lowest = dataset.min_se_bps_hz.mean("trial").squeeze().values

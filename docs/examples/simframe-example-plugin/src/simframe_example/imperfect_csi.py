@@ -12,8 +12,11 @@ scheme (``trial.known_channel``) and evaluates every metric on the true realisat
   ``beta_lk`` is known with an independent log-normal error of ``gain_error_db`` dB standard
   deviation; positions, Rician factors and LoS phases are known exactly.
 
-The errors are drawn from ``trial.rng`` whenever the option group is present, also for zero
-error, so a sweep over the error size sees the same random draws at every value (paired).
+The errors are drawn from the hook's own stream, ``trial.rng_for("example_imperfect_csi")``,
+never from ``trial.rng``, the algorithms' stream: at zero error the estimate is the truth and
+every result equals, bit for bit, a run without the plugin. The stream is drawn from whenever
+the option group is present, also for zero error, and a sweep over the error size is paired
+(every value sees the same channels, random starts and standard normal errors, scaled).
 """
 
 from __future__ import annotations
@@ -69,10 +72,11 @@ def channel_estimate(trial: TrialContext, channel: object) -> object | None:
     options = trial.options.get(OPTION_GROUP.name)
     if options is None:
         return None
+    rng = trial.rng_for(OPTION_GROUP.name)
     if isinstance(channel, np.ndarray):
-        return hmimo_estimate(channel, options["nmse"], trial.rng)
+        return hmimo_estimate(channel, options["nmse"], rng)
     if isinstance(channel, LargeScaleFading):
-        return cellfree_estimate(channel, options["gain_error_db"], trial.rng)
+        return cellfree_estimate(channel, options["gain_error_db"], rng)
     raise TypeError(f"example_imperfect_csi does not know the realisation {type(channel)}")
 
 
