@@ -8,8 +8,8 @@ For each case (a reduced paper-figure scenario) it runs
    where every variant's 95 % half-width of the metric's mean meets the target;
 2. the same sweep with a fixed number of trials per point: the smallest that gives the *worst*
    point the target, i.e. the largest ``trials_run`` of run 1 (the best a fixed count can do
-   knowing the answer in advance; the same trials, since trial t of point p always draws from
-   (p, t) and blocks have a fixed size);
+   knowing the answer in advance; the same trials, since trial t of a point always draws from
+   the same seed and blocks have a fixed size);
 
 and prints the trials, the wall time and the simulation time (the sum of the stored per-trial
 ``runtime_s``, which leaves out the scheduler and discarded speculative blocks) of both, their

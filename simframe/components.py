@@ -304,6 +304,17 @@ class SystemModel(Component):
     """Names a scenario may list in ``store`` (e.g. ``"channel"``), with a one-line help each."""
     references: ClassVar[str] = ""
     """Citation of the paper(s) the model implements, written to the dataset's attributes."""
+    realisation_slots: ClassVar[tuple[str, ...] | None] = None
+    """The slots whose components :meth:`draw` uses (e.g. ``("channel",)``); ``None`` means
+    every slot.
+
+    A realisation depends on the system's own parameters and on these slots' components. Sweep
+    points that agree on them are *paired*: trial ``t`` of each draws the same realisation and
+    the same random starts (common random numbers), so a sweep over a plugin option or an
+    algorithm's setting compares like with like; points that differ in them draw independently
+    (see :mod:`simframe.scenario.pairing`). Declare only the slots ``draw`` truly depends on:
+    listing too few would pair points whose realisations differ in distribution.
+    """
     trial_block: ClassVar[int] = 1
     """How many trials of one sweep point :meth:`simulate_block` receives at once by default.
 
@@ -398,7 +409,9 @@ class SystemModel(Component):
         """Draw one random realisation (positions, fading, ...) from ``rng``.
 
         Every variant of a trial receives a generator seeded identically, so variants are
-        compared on the same realisation.
+        compared on the same realisation; so are the sweep points that agree on the system's
+        parameters and on its :attr:`realisation_slots`. Use nothing but ``self.params`` and
+        those slots' components here.
         """
         raise NotImplementedError
 
@@ -456,6 +469,13 @@ def check_component_class(cls: Any, kind: ComponentKind) -> str | None:
     clash = reserved & {p.name for p in cls.parameters}
     if clash:
         return f"{cls.__qualname__} declares reserved parameter name(s) {sorted(clash)}"
+    if issubclass(cls, SystemModel) and cls.realisation_slots is not None:
+        unknown = sorted(set(cls.realisation_slots) - set(cls.slots))
+        if unknown or isinstance(cls.realisation_slots, str):
+            return (
+                f"{cls.__qualname__}.realisation_slots must be a tuple of its slots "
+                f"({', '.join(cls.slots) or 'none'}), got {cls.realisation_slots!r}"
+            )
     return None
 
 

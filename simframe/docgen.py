@@ -154,6 +154,13 @@ def _system_details(cls: type[SystemModel], registry: Registry) -> list[str]:
         kind = spec.kind.value
         out.append(f"| `[{slot}]` | {kind} | `{spec.default}` | {choices} | {_cell(spec.help)} |")
     out.append("")
+    slots = cls.slots if cls.realisation_slots is None else cls.realisation_slots
+    drawn_from = ["the `[system]` parameters", *(f"`[{slot}]`" for slot in slots)]
+    out += [
+        f"Realisation drawn from: {', '.join(drawn_from)}. Sweep points that agree on these "
+        "share their draws (a paired sweep); see the scenario guide.",
+        "",
+    ]
     if cls.optional_outputs:
         out += ["Optional outputs (`store = [...]`):", ""]
         out += [f"- `{name}`: {help_}" for name, help_ in cls.optional_outputs.items()]

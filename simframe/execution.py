@@ -37,6 +37,8 @@ class RunSpec:
     configurations: Mapping[tuple[int, str], Configuration]
     coordinates: Mapping[int, Mapping[str, Any]]
     record_errors: bool
+    seed_points: tuple[int, ...]
+    """Per sweep point, the point whose seeds its trials use (``Scenario.seed_points``)."""
 
 
 @dataclass(frozen=True)
@@ -185,8 +187,10 @@ class _Prepared:
 class _Block:
     """One variant's trials of a block at one sweep point: preparation, simulation, metrics.
 
-    Trial ``t`` draws its realisation from ``SeedSequence(entropy, spawn_key=(point, t))``'s
-    first child and its algorithms' generator from the second, whatever block it is in.
+    Trial ``t`` draws its realisation from ``SeedSequence(entropy, spawn_key=(q, t))``'s first
+    child and its algorithms' generator from the second, whatever block it is in; ``q`` is the
+    point's seed point (itself unless the sweep is paired, see
+    :mod:`simframe.scenario.pairing`).
     """
 
     def __init__(self, spec: RunSpec, registry: Registry, point: int, variant: str):
@@ -210,7 +214,8 @@ class _Block:
         self.outcomes[trial] = Outcome(self.point, trial, self.variant, {}, message)
 
     def prepare(self, system: SystemModel, trial: int) -> _Prepared | None:
-        sequence = np.random.SeedSequence(self.spec.entropy, spawn_key=(self.point, trial))
+        seed_point = self.spec.seed_points[self.point]
+        sequence = np.random.SeedSequence(self.spec.entropy, spawn_key=(seed_point, trial))
         channel_seed, algorithm_seed = sequence.spawn(2)
         context = TrialContext(
             point_index=self.point,

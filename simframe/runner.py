@@ -201,6 +201,7 @@ def _global_attrs(
         "scenario_overrides": " ".join(scenario.overrides),
         "scenario_fingerprint": scenario.fingerprint,
         "seed_entropy": str(scenario.seed),
+        "paired_dims": " ".join(scenario.paired_dims),
         "plugin_versions": json.dumps(registry.versions, sort_keys=True),
         "plugin_code": json.dumps(code, sort_keys=True),
         "warnings": "\n".join(scenario.warnings),
@@ -457,6 +458,7 @@ def _run_points(
         configurations=scenario.configurations,
         coordinates={p: scenario.point_coordinates(p) for p in range(scenario.n_points)},
         record_errors=options.record_errors,
+        seed_points=scenario.seed_points,
     )
     target = scenario.precision
     blocks = Blocks(scenario.trials, scenario.trial_block)

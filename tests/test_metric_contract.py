@@ -79,6 +79,7 @@ def run_first_trial(scenario, settings):
         configurations=scenario.configurations,
         coordinates={p: scenario.point_coordinates(p) for p in range(scenario.n_points)},
         record_errors=True,
+        seed_points=scenario.seed_points,
     )
     return run_block(spec, get_registry(settings), 0, (0,))
 

@@ -140,6 +140,8 @@ class SimCellFreeUplink(SystemModel):
         "phases": Slot(ComponentKind.PHASE_OPTIMISER, "cellfree_gradient", "SIM phase design"),
         "power": Slot(ComponentKind.POWER_ALLOCATOR, "full_power", "UE data power control"),
     }
+    realisation_slots = ("setup",)
+    """A drop depends on the numbers of APs and UEs and on the setup (channel model) alone."""
     optional_outputs = {
         "phases": "SIM phases per AP, layer and atom (rad)",
         "large_scale": "channel gain over noise per AP and UE (dB)",

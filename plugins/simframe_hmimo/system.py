@@ -164,6 +164,8 @@ class SimHmimoLink(SystemModel):
         "phases": Slot(ComponentKind.PHASE_OPTIMISER, "hybrid", "meta-atom phase optimiser"),
         "power": Slot(ComponentKind.POWER_ALLOCATOR, "wmmse", "stream power allocator"),
     }
+    realisation_slots = ("channel",)
+    """``H~`` depends on the geometry (the system's parameters) and the channel model alone."""
     optional_outputs = {
         "channel": "the channel H~ between the SIMs (complex, rx_atom x tx_atom)",
         "effective_channel": "the effective channel H (complex, stream x antenna)",

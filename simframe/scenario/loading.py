@@ -33,7 +33,7 @@ from simframe.scenario.settings import (
     MAX_TRIALS_TOTAL,
     general_settings,
     precision_target,
-    trial_block,
+    run_settings,
 )
 from simframe.scenario.sweeps import MAX_POINTS, located_warning, sweep_axes, with_units
 
@@ -75,7 +75,7 @@ def _expand(
     precision, trials = precision_target(raw, general.trials, problems)
     if system_cls is None:
         raise ScenarioError(source, problems.items)
-    block = trial_block(raw, system_cls, problems)
+    run = run_settings(raw, system_cls, problems)
     for name in general.store:
         if name not in system_cls.optional_outputs:
             problems.add(
@@ -117,7 +117,8 @@ def _expand(
         system_cls=system_cls,
         warnings=[located_warning(text, points, axes) for text, points in warnings.items()],
         trial_memory_bytes=trial_memory_bytes,
-        trial_block=block,
+        trial_block=run.trial_block,
+        paired=run.paired,
         precision=precision,
         metrics=metrics.specs,
     )

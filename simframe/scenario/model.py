@@ -16,6 +16,7 @@ import numpy as np
 from simframe.components import Component, ComponentKind, SystemModel
 from simframe.plugins import Registry
 from simframe.precision import PrecisionTarget
+from simframe.scenario import pairing
 from simframe.scheduling import Blocks
 from simframe.trial import MetricSpec
 
@@ -107,6 +108,9 @@ class Scenario:
     """The largest :meth:`SystemModel.estimate_memory_bytes` over all points and variants."""
     trial_block: int = 1
     """Trials of one sweep point simulated together: ``[run] trial_block`` or the system's."""
+    paired: bool = True
+    """``[run] paired``: whether sweep points that agree on what the system draws share their
+    draws (see :mod:`simframe.scenario.pairing`)."""
     precision: PrecisionTarget | None = None
     """The ``[precision]`` target; ``trials`` is then the most trials a point may run."""
     metrics: dict[str, MetricSpec] = field(default_factory=dict)
@@ -136,6 +140,22 @@ class Scenario:
         return unravel(point, self.shape)
 
     @functools.cached_property
+    def seed_points(self) -> tuple[int, ...]:
+        """Per sweep point, the point whose seeds its trials use: the first point with the same
+        realisation configuration (a paired sweep), else itself; see
+        :mod:`simframe.scenario.pairing`."""
+        if not self.paired:
+            return tuple(range(self.n_points))
+        return pairing.seed_points(
+            self.configurations, self.variants, self.n_points, self.system_cls
+        )
+
+    @property
+    def paired_dims(self) -> tuple[str, ...]:
+        """The sweep dims along which trial ``t`` draws the same realisation at every value."""
+        return pairing.paired_dims(self.seed_points, self.shape, [a.dim for a in self.axes])
+
+    @functools.cached_property
     def fingerprint(self) -> str:
         """Hash of everything that determines the numbers of a run (not its title or text)."""
         payload = {
@@ -150,5 +170,7 @@ class Scenario:
                 [p, v, c.as_json()] for (p, v), c in sorted(self.configurations.items())
             ],
         }
+        if self.seed_points != tuple(range(self.n_points)):  # unpaired runs keep their print
+            payload["seed_points"] = self.seed_points
         text = json.dumps(payload, sort_keys=True, default=repr)
         return hashlib.sha256(text.encode()).hexdigest()

@@ -83,8 +83,19 @@ def _settings_table(
     return None if found else resolved
 
 
-def trial_block(raw: dict[str, Any], system_cls: type[SystemModel], problems: Problems) -> int:
-    """``[run] trial_block``, defaulting to the system model's ``trial_block``."""
+@dataclass(frozen=True)
+class RunSettings:
+    """The ``[run]`` table."""
+
+    trial_block: int
+    paired: bool
+
+
+def run_settings(
+    raw: dict[str, Any], system_cls: type[SystemModel], problems: Problems
+) -> RunSettings:
+    """``[run] trial_block`` (defaulting to the system model's ``trial_block``) and
+    ``[run] paired``."""
     default = system_cls.trial_block
     if not (isinstance(default, int) and 1 <= default <= MAX_TRIAL_BLOCK):
         problems.add(
@@ -102,9 +113,17 @@ def trial_block(raw: dict[str, Any], system_cls: type[SystemModel], problems: Pr
             minimum=1,
             maximum=MAX_TRIAL_BLOCK,
         ),
+        Parameter(
+            "paired",
+            bool,
+            True,
+            help="sweep points that agree on what the system draws share their draws",
+        ),
     )
     resolved = _settings_table(raw, "run", parameters, "the [run] table", problems)
-    return default if resolved is None else resolved["trial_block"]
+    if resolved is None:
+        return RunSettings(default, True)
+    return RunSettings(resolved["trial_block"], resolved["paired"])
 
 
 def precision_target(

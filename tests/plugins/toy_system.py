@@ -75,6 +75,7 @@ class ToyLink(SystemModel):
         "phases": Slot(ComponentKind.PHASE_OPTIMISER, "toy_random_phases", "phases"),
         "power": Slot(ComponentKind.POWER_ALLOCATOR, "toy_equal_power", "powers"),
     }
+    realisation_slots = ()  # draw() uses only the number of streams
     optional_outputs = {"channel": "the complex stream gains"}
     references = "none: a test fixture"
 
