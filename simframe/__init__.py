@@ -20,7 +20,7 @@ from simframe.components import (
     Slot,
     SystemModel,
 )
-from simframe.errors import ParameterError, PluginError, RunError, ScenarioError
+from simframe.errors import ContractError, ParameterError, PluginError, RunError, ScenarioError
 from simframe.hookspecs import hookimpl
 from simframe.trial import Metric, MetricSpec, TrialContext
 
@@ -86,6 +86,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Component",
     "ComponentKind",
+    "ContractError",
     "Metric",
     "MetricSpec",
     "OptionGroup",

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from simframe.boundary import structure_mismatch
 from simframe.errors import ParameterError
 
 if TYPE_CHECKING:
@@ -404,6 +405,18 @@ class SystemModel(Component):
                 f"system model {self.name!r} returned NaN or infinite values in "
                 f"{', '.join(undefined)}; inputs beyond what double precision holds give them"
             )
+
+    def check_estimate(self, realisation: Any, estimate: Any) -> str | None:
+        """Why ``estimate``, returned by a ``simframe_channel_estimate`` hook, cannot stand
+        for ``realisation`` (the true one), or ``None`` when it can.
+
+        The core calls it on every estimate and fails the trial naming the hook's plugin. The
+        default asks for the same structure: the same type, arrays of the same shape and kind
+        of numbers (a real estimate of a complex channel is refused), through dataclass
+        fields, tuples, lists and mappings (:func:`simframe.boundary.structure_mismatch`).
+        Override it to check more.
+        """
+        return structure_mismatch(realisation, estimate, "estimate")
 
     def draw(self, rng: np.random.Generator) -> Any:
         """Draw one random realisation (positions, fading, ...) from ``rng``.

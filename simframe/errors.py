@@ -31,6 +31,20 @@ class ParameterError(ValueError):
         super().__init__(f"{parameter}: {message}")
 
 
+class ContractError(ValueError):
+    """A component or a plugin's hook broke its documented contract (returned an array of the
+    wrong shape, phases off the unit circle, ...).
+
+    ``author`` is who broke it: the component instance, or the hook implementation; a trial
+    that fails with this error is blamed on it, not on the code that found the problem. System
+    models raise it where they take what their slots' components return.
+    """
+
+    def __init__(self, author: object, message: str):
+        super().__init__(message)
+        self.author = author
+
+
 class PluginError(SimframeError):
     """A plugin could not be loaded or registers something inconsistent."""
 

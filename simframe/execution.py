@@ -7,19 +7,23 @@ deterministic precomputation of a sweep point (geometry, propagation) is done on
 
 from __future__ import annotations
 
+import reprlib
 import time
 import traceback
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import CodeType
+from types import CodeType, MappingProxyType
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from simframe.boundary import read_only
 from simframe.components import Component, SystemModel
-from simframe.plugins import PluginSettings, Registry, get_registry, plugin_origin
+from simframe.errors import ContractError
+from simframe.hookspecs import PHYSICAL_LAYER_HOOKS
+from simframe.plugins import HookImplementation, PluginSettings, Registry, get_registry
 from simframe.scenario import Configuration
 from simframe.trial import RESERVED_METRIC_NAMES, RUNTIME_METRIC, Metric, TrialContext
 
@@ -104,27 +108,15 @@ def _system(spec: RunSpec, registry: Registry, point: int, variant: str) -> Syst
     return system
 
 
-PHYSICAL_LAYER_HOOKS = (
-    "simframe_channel_drawn",
-    "simframe_channel_estimate",
-    "simframe_phases_configured",
-    "simframe_trial_metrics",
-)
-
-
-def _hook_implementations(registry: Registry) -> dict[CodeType, str]:
-    """Code of every physical-layer hook implementation -> ``hook NAME of plugin ORIGIN``
-    (built when a trial fails, so never on the hot path)."""
-    pm = registry.plugin_manager
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
-    codes = {}
-    for hook_name in PHYSICAL_LAYER_HOOKS:
-        for impl in getattr(registry.hook, hook_name).get_hookimpls():
-            code = getattr(impl.function, "__code__", None)
-            if code is not None:
-                origin = plugin_origin(pm, impl.plugin, dists)
-                codes[code] = f"hook {hook_name} of plugin {origin}"
-    return codes
+def _hook_implementations(registry: Registry) -> dict[CodeType, HookImplementation]:
+    """Code of every physical-layer hook implementation -> the implementation (built when a
+    trial fails, so never on the hot path)."""
+    return {
+        impl.function.__code__: impl
+        for hook_name in PHYSICAL_LAYER_HOOKS
+        for impl in registry.implementations(hook_name)
+        if hasattr(impl.function, "__code__")
+    }
 
 
 def _component_name(registry: Registry, owner: object) -> str | None:
@@ -141,6 +133,12 @@ def _culprit(registry: Registry, exc: BaseException) -> str:
     ``"phase optimiser 'rmax' from simframe_hmimo (.../rmax.py:80)"``; when the exception was
     raised deeper (in numpy, say), its raising frame follows: ``", raised at FILE:LINE"``.
     """
+    if isinstance(exc, ContractError):
+        author = exc.author
+        if isinstance(author, HookImplementation):
+            return f"{author} ({author.defined_at})"
+        if isinstance(author, Component):
+            return _component_name(registry, author) or type(author).__qualname__
     frames = list(traceback.walk_tb(exc.__traceback__))
     hooks = _hook_implementations(registry)
     raised = ""
@@ -148,7 +146,8 @@ def _culprit(registry: Registry, exc: BaseException) -> str:
         frame, line = frames[-1]
         raised = f"{frame.f_code.co_filename}:{line}"
     for frame, line in reversed(frames):
-        name = hooks.get(frame.f_code)
+        hook = hooks.get(frame.f_code)
+        name = None if hook is None else str(hook)
         owner = frame.f_locals.get("self")
         if name is None and isinstance(owner, Component):
             name = _component_name(registry, owner)
@@ -161,18 +160,62 @@ def _culprit(registry: Registry, exc: BaseException) -> str:
 def _merge_plugin_metrics(
     registry: Registry, trial: TrialContext, metrics: dict[str, Metric]
 ) -> None:
-    for extra in registry.hook.simframe_trial_metrics(trial=trial, metrics=dict(metrics)):
-        for name, metric in (extra or {}).items():
+    """Add what every ``simframe_trial_metrics`` implementation returns to ``metrics``."""
+    system_metrics = MappingProxyType(dict(metrics))
+    for hook in registry.implementations("simframe_trial_metrics"):
+        extra = hook(trial=trial, metrics=system_metrics)
+        if extra is None:
+            continue
+        if not isinstance(extra, Mapping):
+            raise ContractError(
+                hook, f"returned {type(extra).__name__}, expected a mapping of names to Metric"
+            )
+        for name, metric in extra.items():
             if name in RESERVED_METRIC_NAMES:
-                raise ValueError(
-                    f"a simframe_trial_metrics hook returned {name!r}, a name the core writes "
-                    f"itself (reserved: {', '.join(RESERVED_METRIC_NAMES)})"
+                raise ContractError(
+                    hook,
+                    f"returned {name!r}, a name the core writes itself (reserved: "
+                    f"{', '.join(RESERVED_METRIC_NAMES)})",
                 )
             if name in metrics:
-                raise ValueError(f"a simframe_trial_metrics hook returned {name!r} twice")
+                raise ContractError(
+                    hook, f"returned {name!r}, which the system or another plugin returns too"
+                )
             if not isinstance(metric, Metric):
-                raise TypeError(f"simframe_trial_metrics returned {metric!r} for {name!r}")
+                raise ContractError(
+                    hook, f"returned {reprlib.repr(metric)} for {name!r}, expected a Metric"
+                )
             metrics[name] = metric
+
+
+def _channel_estimate(
+    registry: Registry, system: SystemModel, trial: TrialContext, truth: Any
+) -> Any:
+    """What the variant's algorithms know of the channel ``truth`` (read-only): the estimate of
+    the one implementation of ``simframe_channel_estimate`` that returns one, checked against
+    the truth, or the truth itself."""
+    answers = []
+    for hook in registry.implementations("simframe_channel_estimate"):
+        estimate = hook(trial=trial, channel=truth)
+        if estimate is not None:
+            answers.append((hook, estimate))
+    if not answers:
+        return truth
+    if len(answers) > 1:
+        authors = " and ".join(str(hook) for hook, _ in answers)
+        raise ContractError(
+            answers[1][0],
+            f"both {authors} returned a channel estimate; only one plugin may model what the "
+            "algorithms know of the channel: enable the option group of one of them",
+        )
+    hook, estimate = answers[0]
+    if estimate is not truth and (problem := system.check_estimate(truth, estimate)):
+        raise ContractError(
+            hook,
+            f"returned an estimate that cannot stand for the true channel of "
+            f"{system.name!r}: {problem}",
+        )
+    return read_only(estimate)
 
 
 @dataclass
@@ -225,18 +268,18 @@ class _Block:
             rng=np.random.default_rng(algorithm_seed),
             options=self.spec.configurations[(self.point, self.variant)].options,
             store=self.spec.store,
-            hook=self.registry.hook,
+            registry=self.registry,
         )
-        hook = self.registry.hook
         try:
-            realisation = system.draw(np.random.default_rng(channel_seed))
-            hook.simframe_channel_drawn(trial=context, channel=realisation)
-            estimate = hook.simframe_channel_estimate(trial=context, channel=realisation)
+            drawn = system.draw(np.random.default_rng(channel_seed))
+            self.registry.hook.simframe_channel_drawn(trial=context, channel=drawn)
+            realisation = read_only(drawn)  # from here on, nobody changes the truth
+            context.channel = realisation
+            known = _channel_estimate(self.registry, system, context, realisation)
         except Exception as exc:
             self.fail(trial, exc)
             return None
-        context.channel = realisation
-        context.known_channel = realisation if estimate is None else estimate
+        context.known_channel = known
         return _Prepared(trial, realisation, context)
 
     def run(self, trials: tuple[int, ...]) -> None:

@@ -18,6 +18,10 @@ Two families of hooks exist:
   They see a :class:`simframe.TrialContext` whose ``options`` holds the ``[plugins.NAME]``
   tables of the scenario. A hook should act only when its own option group is present there,
   so that installing a plugin never changes results of scenarios that do not ask for it.
+  A hook that needs randomness draws it from ``trial.rng_for(KEY)``, a stream of its own (KEY:
+  e.g. its option group's name), never from ``trial.rng``, which belongs to the algorithms:
+  drawing from it would change their random starts, hence results, even where the hook models
+  nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +39,15 @@ if TYPE_CHECKING:
 
 hookspec = pluggy.HookspecMarker("simframe")
 hookimpl = pluggy.HookimplMarker("simframe")
+
+PHYSICAL_LAYER_HOOKS = (
+    "simframe_channel_drawn",
+    "simframe_channel_estimate",
+    "simframe_phases_configured",
+    "simframe_trial_metrics",
+)
+"""The hooks called in every trial; the core calls their implementations one at a time (so
+they cannot be hook wrappers) and checks what each returns."""
 
 
 # --- registration hooks ---------------------------------------------------------------------
@@ -116,7 +129,9 @@ def simframe_channel_drawn(trial: TrialContext, channel: Any) -> None:
     guide). A hook may modify its arrays in place; that changes the *true* channel, which every
     algorithm and metric then uses. To model what algorithms do not know (an estimation error),
     return an estimate from ``simframe_channel_estimate`` instead. It is called once per
-    variant, always on an identical fresh draw.
+    variant, always on an identical fresh draw. Draw any randomness from
+    ``trial.rng_for(KEY)`` (the same for every variant of the trial). Afterwards the core makes
+    the realisation read-only: every later hook and the system model see it as it is now.
     """
 
 
@@ -130,8 +145,13 @@ def simframe_channel_estimate(trial: TrialContext, channel: Any) -> Any | None:
     ``dataclasses.replace(channel, gain=...)`` copy for the cell-free ``LargeScaleFading``.
     Phase optimisers, power allocators and pilot schemes then design on the estimate
     (``trial.known_channel``) while every metric is computed on the truth (``trial.channel``),
-    which is how imperfect CSI lowers the rate. Draw the error from ``trial.rng``. The first
-    implementation that returns a value wins.
+    which is how imperfect CSI lowers the rate. Draw the error from ``trial.rng_for(KEY)``,
+    never from ``trial.rng``: then a zero error gives results identical, bit for bit, to a run
+    without the hook. ``channel`` is read-only (modifying it raises); the estimate is checked
+    against it (:meth:`simframe.SystemModel.check_estimate`: same type, shapes and kind of
+    numbers, so never a real estimate of a complex channel), and a mismatch fails the trial
+    naming this hook and its plugin. At most one implementation may return an estimate in a
+    trial: two estimates are an error naming both plugins.
     """
 
 
@@ -142,8 +162,10 @@ def simframe_phases_configured(trial: TrialContext, phases: Mapping[str, np.ndar
     ``phases`` maps each metasurface stack of the system (e.g. ``"tx"`` and ``"rx"``) to a
     complex array of unit-modulus transmission coefficients, one row per layer. Modify the
     arrays in place to model a hardware impairment, e.g. quantise each phase to ``b`` bits;
-    every value must stay unit modulus. Implementations are called in registration order,
-    each seeing the previous one's changes.
+    every value must stay unit modulus. Implementations are called one after the other, each
+    seeing the previous one's changes; after each, the core checks that every array kept its
+    shape and unit modulus, and a violation fails the trial naming that hook and its plugin.
+    Draw any randomness (phase noise, say) from ``trial.rng_for(KEY)``.
     """
 
 
@@ -157,6 +179,7 @@ def simframe_trial_metrics(
     ``trial.channel`` is the true realisation, ``trial.known_channel`` what the algorithms
     used, and ``trial.quantities`` the system's per-trial quantities (e.g. the HMIMO link's
     ``effective_channel`` and ``powers_w``, the cell-free uplink's per-UE ``se_bps_hz``; listed
-    per system in the plugin guide), whether or not the scenario stores them. Names must not
-    clash with the system's own metrics or with another plugin's.
+    per system in the plugin guide), whether or not the scenario stores them; the channels
+    are read-only. Names must not clash with the system's own metrics or with another
+    plugin's. Draw any randomness from ``trial.rng_for(KEY)``.
     """

@@ -9,9 +9,11 @@ entry-point group. Set ``SIMFRAME_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the b
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -52,6 +54,35 @@ class PluginSettings:
     autoload: bool = field(default_factory=lambda: not os.environ.get(DISABLE_AUTOLOAD_ENV))
 
 
+@dataclass(frozen=True)
+class HookImplementation:
+    """One plugin's implementation of a hook, callable on its own, knowing who wrote it.
+
+    The core calls the physical-layer hooks one implementation at a time through these, so that
+    what each returns or leaves behind is checked and any problem named after its author.
+    """
+
+    hook: str
+    origin: str
+    """The plugin, as :func:`plugin_origin` names it."""
+    function: Callable[..., Any]
+    argnames: tuple[str, ...]
+    kwargnames: tuple[str, ...]
+
+    def __call__(self, **arguments: Any) -> Any:
+        """Call the implementation with the arguments it declares (the hook passes them all)."""
+        keywords = {name: arguments[name] for name in self.kwargnames if name in arguments}
+        return self.function(*(arguments[name] for name in self.argnames), **keywords)
+
+    @property
+    def defined_at(self) -> str:
+        code = getattr(self.function, "__code__", None)
+        return "" if code is None else f"{code.co_filename}:{code.co_firstlineno}"
+
+    def __str__(self) -> str:
+        return f"hook {self.hook} of plugin {self.origin}"
+
+
 @dataclass
 class Registry:
     """Every component and option group the loaded plugins registered, with their origins."""
@@ -61,6 +92,29 @@ class Registry:
     option_groups: dict[str, tuple[OptionGroup, str]]
     versions: dict[str, str]
     """Plugin origin -> version string, recorded in every dataset."""
+    _implementations: dict[str, tuple[HookImplementation, ...]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def implementations(self, hook_name: str) -> tuple[HookImplementation, ...]:
+        """The implementations of ``hook_name`` in the order pluggy calls them (the plugin
+        registered last first, ``tryfirst``/``trylast`` respected)."""
+        found = self._implementations.get(hook_name)
+        if found is None:
+            pm = self.plugin_manager
+            dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+            found = tuple(
+                HookImplementation(
+                    hook_name,
+                    plugin_origin(pm, impl.plugin, dists),
+                    impl.function,
+                    tuple(impl.argnames),
+                    tuple(impl.kwargnames),
+                )
+                for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls())
+            )
+            self._implementations[hook_name] = found
+        return found
 
     def get(self, kind: ComponentKind, name: str) -> ComponentInfo:
         try:
@@ -90,6 +144,39 @@ def _check_entry_point_names(entry_points: metadata.EntryPoints) -> None:
         raise PluginError(f"two plugins share an entry-point name in group 'simframe': {text}")
 
 
+def _argument_problems(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """``hook NAME(ARGS) takes ...`` for every hook implementation of ``plugin`` whose argument
+    names its hook does not pass (pluggy refuses them when the plugin is registered)."""
+    problems = []
+    for attribute in dir(plugin):
+        function = getattr(plugin, attribute, None)
+        if pm.parse_hookimpl_opts(plugin, attribute) is None or not callable(function):
+            continue
+        caller = getattr(pm.hook, attribute, None)
+        spec = getattr(caller, "spec", None)
+        if spec is None:
+            continue  # an unknown hook: reported by check_pending
+        try:
+            taken = list(inspect.signature(function).parameters)
+        except (TypeError, ValueError):
+            continue
+        unknown = [name for name in taken if name not in spec.argnames]
+        if unknown:
+            problems.append(
+                f"hook {attribute}({', '.join(taken)}) takes "
+                f"{', '.join(repr(n) for n in unknown)}, which the hook does not pass; it passes "
+                f"{', '.join(spec.argnames) or 'nothing'} (an implementation takes any of "
+                "them, by name)"
+            )
+    return problems
+
+
+def _refused(pm: pluggy.PluginManager, name: str, exc: pluggy.PluginValidationError) -> PluginError:
+    """One readable line for a plugin that pluggy refused to register."""
+    problems = _argument_problems(pm, exc.plugin) or [" ".join(str(exc).split())]
+    return PluginError(f"plugin {name}: " + "; ".join(problems))
+
+
 def _load_local_plugin(pm: pluggy.PluginManager, path_text: str) -> None:
     path = Path(path_text).resolve()
     if not path.is_file():
@@ -104,7 +191,10 @@ def _load_local_plugin(pm: pluggy.PluginManager, path_text: str) -> None:
         spec.loader.exec_module(module)
     except Exception as exc:
         raise PluginError(f"--plugin {path_text}: importing it failed: {exc!r}") from exc
-    pm.register(module, name=str(path))
+    try:
+        pm.register(module, name=str(path))
+    except pluggy.PluginValidationError as exc:
+        raise _refused(pm, str(path), exc) from None
 
 
 def plugin_origin(pm: pluggy.PluginManager, plugin: object, dists: dict[int, Any]) -> str:
@@ -128,16 +218,14 @@ def build_plugin_manager(settings: PluginSettings) -> pluggy.PluginManager:
             "simframe's built-in plugins are not registered: install the package "
             "(pip install -e .) instead of running it from a source tree"
         )
-    try:
-        if settings.autoload:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        else:
-            for ep in builtin:
-                pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
-    except Exception as exc:
-        raise PluginError(
-            f"loading plugins of entry-point group 'simframe' failed: {exc!r}"
-        ) from exc
+    for ep in entry_points if settings.autoload else builtin:
+        where = f"{ep.name} ({ep.dist.name if ep.dist else 'unknown distribution'})"
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
+        except pluggy.PluginValidationError as exc:
+            raise _refused(pm, where, exc) from None
+        except Exception as exc:
+            raise PluginError(f"loading plugin {where} failed: {exc!r}") from exc
     for path in settings.local_plugins:
         _load_local_plugin(pm, path)
     try:
@@ -180,6 +268,15 @@ def build_registry(settings: PluginSettings | None = None) -> Registry:
                     )
                     continue
                 components[kind][cls.name] = ComponentInfo(cls, origin)
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    for hook_name in hookspecs.PHYSICAL_LAYER_HOOKS:
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            if impl.wrapper or impl.hookwrapper:
+                problems.append(
+                    f"{plugin_origin(pm, impl.plugin, dists)}: {hook_name} is declared as a hook "
+                    "wrapper; the core calls physical-layer hooks one implementation at a time, "
+                    "so implement it as a plain hook"
+                )
     option_groups: dict[str, tuple[OptionGroup, str]] = {}
     for groups, origin in _collect(pm, "simframe_option_groups"):
         for group in groups:
@@ -192,7 +289,6 @@ def build_registry(settings: PluginSettings | None = None) -> Registry:
             option_groups[group.name] = (group, origin)
     if problems:
         raise PluginError("inconsistent plugins:\n" + "\n".join(f"  - {p}" for p in problems))
-    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     versions = {
         pm.get_name(plugin) or repr(plugin): (
             f"{dists[id(plugin)].metadata['name']} {dists[id(plugin)].version}"

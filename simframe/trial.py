@@ -5,9 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from simframe.errors import ContractError
+
+if TYPE_CHECKING:
+    from simframe.plugins import Registry
 
 RUNTIME_METRIC = "runtime_s"
 """The wall-clock time per trial that the core measures and adds to every trial's metrics."""
@@ -131,8 +136,9 @@ class TrialContext:
 
     ``channel`` is the trial's true realisation (after the ``simframe_channel_drawn`` hooks);
     ``known_channel`` is what the variant's algorithms may use: the estimate a
-    ``simframe_channel_estimate`` hook returned, or ``channel`` itself. System models design on
-    ``known_channel`` and evaluate metrics on ``channel``. ``quantities`` holds the per-trial
+    ``simframe_channel_estimate`` hook returned, or ``channel`` itself. Both are read-only (their
+    arrays are read-only views). System models design on ``known_channel`` and evaluate
+    metrics on ``channel``. ``quantities`` holds the per-trial
     quantities the system model computed (documented per system, e.g. ``"effective_channel"``,
     ``"phases"``, ``"powers_w"``), so a ``simframe_trial_metrics`` hook can use them whether or
     not the scenario stores them.
@@ -145,7 +151,8 @@ class TrialContext:
     rng: np.random.Generator
     options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     store: frozenset[str] = frozenset()
-    hook: Any = None
+    registry: Registry | None = None
+    """The plugins whose physical-layer hooks the trial calls (``None``: no hooks)."""
     channel: Any = None
     known_channel: Any = None
     quantities: dict[str, Any] = field(default_factory=dict)
@@ -192,14 +199,44 @@ class TrialContext:
     def phases_configured(self, phases: Mapping[str, np.ndarray]) -> None:
         """Let plugins modify ``phases`` in place (``simframe_phases_configured``) and check them.
 
-        System models call this once, after the phase optimiser and before evaluating.
+        System models call this once, after the phase optimiser and before evaluating. The
+        phases must be unit modulus when they arrive (a ``ValueError`` otherwise); after each
+        hook implementation, every stack must still be there with its shape and unit modulus,
+        or the trial fails naming that hook and its plugin.
         """
-        if self.hook is not None:
-            self.hook.simframe_phases_configured(trial=self, phases=phases)
-        for stack, values in phases.items():
-            deviation = float(np.max(np.abs(np.abs(values) - 1.0), initial=0.0))
-            if deviation > 1e-9:
-                raise ValueError(
-                    f"phases of stack {stack!r} are not unit modulus after the "
-                    f"simframe_phases_configured hooks (largest deviation {deviation:.3g})"
-                )
+        problem = _phases_problem(phases, {})
+        if problem is not None:
+            raise ValueError(f"phases handed to the simframe_phases_configured hooks: {problem}")
+        shapes = {stack: np.shape(values) for stack, values in phases.items()}
+        hooks = (
+            ()
+            if self.registry is None
+            else self.registry.implementations("simframe_phases_configured")
+        )
+        for hook in hooks:
+            hook(trial=self, phases=phases)
+            problem = _phases_problem(phases, shapes)
+            if problem is not None:
+                raise ContractError(hook, f"left the phases {problem}")
+
+
+PHASE_TOLERANCE = 1e-9
+"""Largest deviation of a configured coefficient's modulus from 1."""
+
+
+def _phases_problem(
+    phases: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]
+) -> str | None:
+    """What is wrong with ``phases``: a stack missing or added, or not of its shape in
+    ``shapes`` (when given), not a complex array, or not unit modulus; ``None`` when fine."""
+    if shapes and set(phases) != set(shapes):
+        return f"with stacks {sorted(phases)} instead of {sorted(shapes)}"
+    for stack, values in phases.items():
+        if not (isinstance(values, np.ndarray) and values.dtype.kind == "c"):
+            return f"of stack {stack!r} as {type(values).__name__}, not a complex numpy array"
+        if shapes and values.shape != shapes[stack]:
+            return f"of stack {stack!r} with shape {values.shape} instead of {shapes[stack]}"
+        deviation = float(np.max(np.abs(np.abs(values) - 1.0), initial=0.0))
+        if not deviation <= PHASE_TOLERANCE:
+            return f"of stack {stack!r} not unit modulus (largest deviation {deviation:.3g})"
+    return None

@@ -152,3 +152,16 @@ def test_plugin_guide_names_the_real_hmimo_interface():
     assert result_fields[:5] == [
         "tx_phases", "rx_phases", "powers_w", "iterations", "objective_trace",
     ]  # fmt: skip
+
+
+def test_plugin_guide_says_what_random_phases_returns():
+    interfaces = pytest.importorskip("simframe_hmimo.interfaces")
+    guide = PLUGIN_GUIDE.read_text()
+    assert "`link.random_phases(rng)` returns such a pair `(tx, rx)`, of shapes `(L, N)` and" in (
+        " ".join(guide.split())
+    )
+    hops = (np.ones((9, 2)), np.ones((9, 9))), (np.ones((2, 4)),)
+    link = interfaces.HmimoLink(*hops, np.ones((4, 9), complex), 1.0, 1.0)
+    tx, rx = link.random_phases(np.random.default_rng(0))
+    assert tx.shape == (2, 9) and rx.shape == (1, 4)
+    np.testing.assert_allclose(np.abs(np.concatenate([tx.ravel(), rx.ravel()])), 1.0)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simframe import Component, ComponentKind
+from simframe import Component, ComponentKind, ContractError
 
 if TYPE_CHECKING:
     from simframe_cellfree.network import LargeScaleFading
@@ -73,3 +73,26 @@ class CellFreePowerAllocator(Component, abc.ABC):
 
     @abc.abstractmethod
     def allocate(self, problem: UplinkProblem, phases_rad: np.ndarray) -> np.ndarray: ...
+
+
+def returned_array(
+    component: Component,
+    what: str,
+    value: object,
+    shape: tuple[int, ...],
+    kinds: str,
+    bounds: tuple[float, float] = (-np.inf, np.inf),
+) -> np.ndarray:
+    """``value``, which ``component`` returned as ``what``, if it is a numpy array of ``shape``
+    and dtype kind in ``kinds`` (``"f"`` real, ``"iu"`` integer) with every value in
+    ``[bounds[0], bounds[1]]``; otherwise a :class:`simframe.ContractError` naming the
+    component."""
+    if not isinstance(value, np.ndarray) or value.shape != shape:
+        found = value.shape if isinstance(value, np.ndarray) else type(value).__name__
+        raise ContractError(component, f"returned {what} of shape {found}, expected {shape}")
+    if value.dtype.kind not in kinds:
+        raise ContractError(component, f"returned {what} of dtype {value.dtype}")
+    low, high = bounds
+    if not np.all((value >= low) & (value <= high)):
+        raise ContractError(component, f"returned {what} outside [{low:g}, {high:g}]: {value!r}")
+    return value

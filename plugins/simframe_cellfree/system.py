@@ -10,7 +10,7 @@ from simframe_metasurface.geometry import wavelength_m
 from simframe import ComponentKind, Metric, MetricSpec, Parameter, ParameterError, Slot, SystemModel
 from simframe_cellfree.access_point import build_front_end
 from simframe_cellfree.closed_form import COMBINERS
-from simframe_cellfree.interfaces import SYSTEM
+from simframe_cellfree.interfaces import SYSTEM, returned_array
 from simframe_cellfree.network import LargeScaleFading
 from simframe_cellfree.uplink import LOS_RESPONSES, UplinkProblem, los_response
 
@@ -237,6 +237,12 @@ class SimCellFreeUplink(SystemModel):
         shape = (self.aps, self.layers, self.atoms) if self.sim else (self.aps, 0, 0)
         return rng.uniform(0.0, 2 * np.pi, shape)
 
+    def _pilots(self, problem: UplinkProblem, phases: np.ndarray, rng) -> np.ndarray:
+        """The pilot slot's assignment, checked: one index in ``[0, tau_p)`` per UE."""
+        scheme = self.components["pilots"]
+        pilots = scheme.assign(problem, phases, rng)
+        return returned_array(scheme, "pilots", pilots, (self.ues,), "iu", (0, self.tau_p - 1))
+
     def declared_metrics(self, store):
         """:data:`METRICS` and the optional outputs in ``store``."""
         return {**METRICS, **{output: OPTIONAL_METRICS[output] for output in sorted(store)}}
@@ -246,12 +252,14 @@ class SimCellFreeUplink(SystemModel):
         known = realisation if trial.known_channel is None else trial.known_channel
         initial = self.initial_phases(trial.rng)
         problem = self.problem(known)
-        pilots = self.components["pilots"].assign(problem, initial, trial.rng)
+        pilots = self._pilots(problem, initial, trial.rng)
         problem = problem.with_pilots(pilots)
         start = time.perf_counter()
         if self.sim:
-            design = self.components["phases"].optimise(problem, initial, trial.rng)
-            phases, trace = design.phases_rad, design.objective_trace
+            optimiser = self.components["phases"]
+            design = optimiser.optimise(problem, initial, trial.rng)
+            phases = returned_array(optimiser, "phases_rad", design.phases_rad, initial.shape, "f")
+            trace = design.objective_trace
         else:
             phases, trace = initial, np.array([], dtype=float)
         phase_time = time.perf_counter() - start
@@ -260,10 +268,12 @@ class SimCellFreeUplink(SystemModel):
         if self.sim:
             phases = np.stack([np.angle(coefficients[f"ap{ap}"]) for ap in range(self.aps)])
         if self.reassign_pilots and self.sim:
-            pilots = self.components["pilots"].assign(problem, phases, trial.rng)
+            pilots = self._pilots(problem, phases, trial.rng)
             problem = problem.with_pilots(pilots)
         start = time.perf_counter()
-        power = self.components["power"].allocate(problem, phases)
+        allocator = self.components["power"]
+        power = allocator.allocate(problem, phases)
+        returned_array(allocator, "powers", power, (self.ues,), "f", (0.0, np.inf))
         power_time = time.perf_counter() - start
         if known is not realisation:
             problem = self.problem(realisation).with_pilots(pilots)

@@ -189,6 +189,33 @@ class PhaseResult:
     objective_trace: Sequence[float] = field(default_factory=tuple)
     channel_scale: float = 1.0
 
+    def problem(self, shapes: SimShapes) -> str | None:
+        """What breaks the contract above for a link of ``shapes``, or ``None``."""
+        expected = {
+            "tx_phases": shapes.tx_shape,
+            "rx_phases": shapes.rx_shape,
+            "powers_w": (shapes.antennas,),
+        }
+        for name, shape in expected.items():
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray) or value.shape != shape:
+                found = value.shape if isinstance(value, np.ndarray) else type(value).__name__
+                return f"with {name} of shape {found}, expected a numpy array of shape {shape}"
+        for name in ("tx_phases", "rx_phases"):
+            values = getattr(self, name)
+            if values.dtype.kind != "c":
+                return f"with {name} of dtype {values.dtype}, expected complex coefficients"
+            deviation = float(np.max(np.abs(np.abs(values) - 1.0), initial=0.0))
+            if not deviation <= UNIT_MODULUS_TOLERANCE:
+                return f"with {name} not unit modulus (largest deviation {deviation:.3g})"
+        if self.powers_w.dtype.kind not in "fiu" or not np.all(self.powers_w >= 0):
+            return f"with powers_w {self.powers_w!r}, expected real powers >= 0"
+        return None
+
+
+UNIT_MODULUS_TOLERANCE = 1e-9
+"""Largest deviation of a returned coefficient's modulus from 1."""
+
 
 @dataclass(frozen=True)
 class TracedObjective:

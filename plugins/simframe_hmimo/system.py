@@ -13,9 +13,9 @@ from simframe_metasurface.geometry import (
 )
 from simframe_metasurface.propagation import stack_hops
 
-from simframe import ComponentKind, MetricSpec, Parameter, Slot, SystemModel
+from simframe import ComponentKind, ContractError, MetricSpec, Parameter, Slot, SystemModel
 from simframe_hmimo.backend import BACKENDS, backend_named
-from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry
+from simframe_hmimo.interfaces import SYSTEM_NAME, HmimoGeometry, PhaseResult
 from simframe_hmimo.link import rate_bps_hz, sinr, stream_powers
 from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.power import water_filling
@@ -253,9 +253,21 @@ class SimHmimoLink(SystemModel):
             self.budget_w,
             self.array_backend,
         )
-        results = self.components["phases"].optimise_block(
+        optimiser = self.components["phases"]
+        results = optimiser.optimise_block(
             design, self.components["power"], [trial.rng for trial in trials]
         )
+        if len(results) != len(trials):
+            raise ContractError(
+                optimiser, f"returned {len(results)} phase results for {len(trials)} trials"
+            )
+        for result in results:
+            if not isinstance(result, PhaseResult):
+                raise ContractError(
+                    optimiser, f"returned a {type(result).__name__}, expected a PhaseResult"
+                )
+            if (problem := result.problem(design)) is not None:
+                raise ContractError(optimiser, f"returned a PhaseResult {problem}")
         return [
             self._trial_metrics(realisation, trial, design.link(b), result)
             for b, (realisation, trial, result) in enumerate(

@@ -13,6 +13,7 @@ from simframe_hmimo.system import SimHmimoLink, digital_rate_bps_hz
 from simframe_metasurface.propagation import RayleighSommerfeldPropagation
 
 from simframe import ParameterError
+from simframe.plugins import HookImplementation
 from simframe.trial import TrialContext
 
 
@@ -139,14 +140,17 @@ def test_digital_benchmark_is_water_filling_over_singular_values():
 
 
 def test_phase_hooks_see_and_can_change_the_phases():
-    class Quantiser:
-        def simframe_phases_configured(self, trial, phases):
-            for values in phases.values():
-                values[...] = np.sign(values.real) + 0j
+    def quantise(trial, phases):
+        for values in phases.values():
+            values[...] = np.sign(values.real) + 0j
+
+    class OnePlugin:  # what the trial needs of a registry
+        def implementations(self, hook_name):
+            return (HookImplementation(hook_name, "test", quantise, ("trial", "phases"), ()),)
 
     system = make_system(tx_atoms=9, rx_atoms=9, tx_layers=2, rx_layers=2)
     trial = TrialContext(
-        0, 0, "v", {}, np.random.default_rng(1), store=frozenset({"phases"}), hook=Quantiser()
+        0, 0, "v", {}, np.random.default_rng(1), store=frozenset({"phases"}), registry=OnePlugin()
     )
     metrics = system.simulate(system.draw(np.random.default_rng(0)), trial)
     assert set(np.unique(metrics["tx_phases"].values)) <= {1 + 0j, -1 + 0j}
