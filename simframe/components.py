@@ -128,36 +128,41 @@ class Parameter:
 
     def validate(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ``ValueError``."""
-        bad = ValueError(f"expected {self.expected()}, got {reprlib.repr(value)}")
-        if self.type is bool:
-            if not isinstance(value, bool):
-                raise bad
-        elif self.type is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise bad
-        elif self.type is float:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise bad
-            value = float(value)
-            if not math.isfinite(value):
-                raise ValueError(f"expected a finite number, got {value!r}")
-            if self.unit in LEVEL_UNITS and abs(value) > MAX_LEVEL_DB:
+        converted = self._converted(value)
+        if converted is not None and self.type is float:
+            if not math.isfinite(converted):
+                raise ValueError(f"expected a finite number, got {converted!r}")
+            if self.unit in LEVEL_UNITS and abs(converted) > MAX_LEVEL_DB:
                 raise ValueError(
                     f"expected a level within ±{MAX_LEVEL_DB:g} {self.unit} (10^"
                     f"{MAX_LEVEL_DB / 10:g} in linear units; beyond it the computations "
-                    f"overflow double precision), got {value!r}"
+                    f"overflow double precision), got {converted!r}"
                 )
-        elif not isinstance(value, str):
-            raise bad
-        if self.choices is not None and value not in self.choices:
-            raise bad
-        if self.minimum is not None and value < self.minimum:
-            raise bad
-        if self.maximum is not None and value > self.maximum:
-            raise bad
-        if self.check is not None and (message := self.check(value)) is not None:
+        if converted is None or not self._allows(converted):
+            raise ValueError(f"expected {self.expected()}, got {reprlib.repr(value)}")
+        if self.check is not None and (message := self.check(converted)) is not None:
             raise ValueError(message)
-        return value
+        return converted
+
+    def _converted(self, value: Any) -> Any:
+        """``value`` as this parameter's type, or ``None`` when it is of another type."""
+        if self.type is bool:
+            return value if isinstance(value, bool) else None
+        if isinstance(value, bool):
+            return None
+        if self.type is int:
+            return value if isinstance(value, int) else None
+        if self.type is float:
+            return float(value) if isinstance(value, int | float) else None
+        return value if isinstance(value, str) else None
+
+    def _allows(self, value: Any) -> bool:
+        """Whether ``value`` (of this parameter's type) is among the choices and in bounds."""
+        if self.choices is not None and value not in self.choices:
+            return False
+        if self.minimum is not None and value < self.minimum:
+            return False
+        return self.maximum is None or value <= self.maximum
 
 
 def _first_line(doc: str | None) -> str:
@@ -278,12 +283,14 @@ class OptionGroup:
 
     A group that a scenario does not mention is absent from ``trial.options``: hooks are meant
     to act only when their group is present, so installing a plugin never changes a result on
-    its own.
+    its own. ``systems`` names the system models the group's hooks work with (``None``: any);
+    a scenario that enables it for another system is refused before any trial runs.
     """
 
     name: str
     parameters: tuple[Parameter, ...]
     help: str = ""
+    systems: tuple[str, ...] | None = None
 
     def resolve_parameters(self, given: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
         return resolve_parameters(self.parameters, given, f"plugin option group {self.name!r}")

@@ -201,8 +201,11 @@ def _metric_table(cls: type[SystemModel], registry: Registry) -> list[str]:
 def option_group_section(group: OptionGroup, heading: str = "###", origin: str | None = None):
     """The documentation of one ``[plugins.NAME]`` option group as markdown."""
     out = [f"{heading} `[plugins.{group.name}]` — plugin option group", "", group.help, ""]
-    if origin:
-        out += [f"- registered by {origin}", ""]
+    facts = [f"registered by {origin}"] if origin else []
+    if group.systems is not None:
+        facts.append("works with " + ", ".join(f"`{s}`" for s in group.systems))
+    if facts:
+        out += [*(f"- {fact}" for fact in facts), ""]
     out += [parameter_table(group.parameters) if group.parameters else "No parameters.", ""]
     return "\n".join(out).rstrip() + "\n"
 

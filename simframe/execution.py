@@ -185,6 +185,13 @@ def _merge_plugin_metrics(
                 raise ContractError(
                     hook, f"returned {reprlib.repr(metric)} for {name!r}, expected a Metric"
                 )
+            taken = {*trial.point, "variant", "trial"}
+            if clash := taken & {name, *metric.dims}:
+                raise ContractError(
+                    hook,
+                    f"returned {name!r} with dims {metric.dims}, using {', '.join(sorted(clash))}, "
+                    "the name of a dimension of the dataset (the sweep's, variant or trial)",
+                )
             metrics[name] = metric
 
 

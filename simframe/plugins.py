@@ -280,6 +280,13 @@ def build_registry(settings: PluginSettings | None = None) -> Registry:
     option_groups: dict[str, tuple[OptionGroup, str]] = {}
     for groups, origin in _collect(pm, "simframe_option_groups"):
         for group in groups:
+            systems = getattr(group, "systems", None)
+            if not isinstance(group, OptionGroup) or isinstance(systems, str):
+                problems.append(
+                    f"{origin}: simframe_option_groups returned {group!r}; expected "
+                    "OptionGroup objects (systems: a tuple of system model names, or None)"
+                )
+                continue
             if group.name in option_groups:
                 problems.append(
                     f"plugin option group {group.name!r} is declared twice: by "

@@ -297,3 +297,64 @@ def test_what_validate_accepts_runs_and_what_it_refuses_never_starts(tmp_path, s
     else:
         assert result.exit_code == 2, result.output
         assert not out.exists() and not parts.exists()
+
+
+ODD_NAMES = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "a/b",
+            "a b/c",
+            "variant",
+            "trial",
+            "error",
+            "runtime_s",
+            "trials_run",
+            "rate_bps_hz",
+            "stream",
+            "iteration",
+            "phases_model",
+            "snr_db",
+            "ok_name",
+            "1st",
+        ]
+    ),
+    st.text(max_size=8),
+)
+SWEEP_VALUES = st.one_of(
+    st.sampled_from([[1.0, 1], [0.0, -0.0], [True, 1], [1, 2], [2.0, 3.0], ["a", "a"]]),
+    st.lists(st.sampled_from([0, 1, 1.0, 2.5, -0.0, True]), min_size=1, max_size=3),
+)
+
+
+@st.composite
+def named_scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    """The toy scenario with hostile names where the dataset takes names from the file: a linked
+    sweep group, variants and their labels, and hostile sweep values."""
+    scenario = tomllib.loads(TOY_SCENARIO)
+    scenario["sweep"] = {"linked": {draw(ODD_NAMES): {"system": {"snr_db": draw(SWEEP_VALUES)}}}}
+    names = draw(st.lists(ODD_NAMES, min_size=1, max_size=3, unique=True))
+    scenario["variants"] = {
+        name: {"label": label} if (label := draw(st.none() | ODD_NAMES)) is not None else {}
+        for name in names
+    }
+    return scenario
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=named_scenarios())
+def test_what_validate_accepts_runs_to_the_end(tmp_path, scenario):
+    """Names and coordinates are checked before the first trial: a scenario that validates
+    runs to a written dataset, one that does not is refused with the key."""
+    path = tmp_path / "named.toml"
+    path.write_text(tomli_w.dumps(scenario))
+    if not assert_clean_outcome(path).startswith(f"{path}: valid"):
+        return
+    out = tmp_path / "named.nc"
+    result = invoke("run", str(path), "-o", str(out), "--trials", "1", "--quiet", "--fresh")
+    assert result.exit_code == 0, result.output
+    assert out.exists()

@@ -218,3 +218,13 @@ def test_a_cellfree_component_returning_out_of_range_pilots_is_named(tmp_path):
     output = _run(tmp_path, plugin, scenario=CELLFREE)
     assert f"ContractError in pilot scheme 'pilot_too_far' from {plugin}" in output
     assert "returned pilots outside [0, 1]" in output
+
+
+def test_a_plugin_metric_named_like_a_sweep_dimension_is_blamed_on_its_hook(tmp_path):
+    plugin = _plugin(
+        tmp_path,
+        "def simframe_trial_metrics(trial):\n    return {'snr_db': Metric(1.0, 'dB', 'x')}\n",
+    )
+    output = _run(tmp_path, plugin)
+    assert f"ContractError in hook simframe_trial_metrics of plugin {plugin}" in output
+    assert "using snr_db, the name of a dimension of the dataset" in output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 from simframe_metasurface.geometry import (
@@ -75,6 +76,44 @@ OPTIONAL_METRICS: dict[str, dict[str, MetricSpec]] = {
     "powers": {"powers_w": MetricSpec("W", "stream powers", ("stream",))},
 }
 """The metrics each optional output (``store``) adds."""
+
+
+GEOMETRY_PARAMETERS = (
+    "carrier_frequency_hz",
+    "antennas",
+    "tx_atoms",
+    "rx_atoms",
+    "tx_layers",
+    "rx_layers",
+    "thickness_m",
+)
+"""The system parameters the hops and the channel's statistics depend on."""
+
+
+def _component_key(component) -> tuple:
+    return type(component), tuple(sorted(component.params.items()))
+
+
+@functools.lru_cache(maxsize=8)
+def _link_precomputation(geometry: tuple, propagation: tuple, channel: tuple) -> tuple:
+    """TX hops, RX hops (transposed), the hops' spectral norms, the :class:`HmimoGeometry` and
+    the channel sampler of a link of ``geometry`` (the values of :data:`GEOMETRY_PARAMETERS`),
+    for the propagation and channel models given as ``(class, sorted parameter items)``."""
+    carrier_frequency_hz, antenna_count, tx_atoms, rx_atoms, tx_count, rx_count, thickness = (
+        geometry
+    )
+    wavelength = wavelength_m(carrier_frequency_hz)
+    spacing, area = wavelength / 2.0, wavelength**2 / 4.0
+    antennas = uniform_linear_array(antenna_count, spacing)
+    tx_layers = layer_stack(tx_atoms, tx_count, thickness, spacing)
+    rx_layers = layer_stack(rx_atoms, rx_count, thickness, spacing)
+    propagation_model = propagation[0](**dict(propagation[1]))
+    tx = stack_hops(propagation_model, antennas, tx_layers, wavelength, area)
+    rx = stack_hops(propagation_model, antennas, rx_layers, wavelength, area)
+    layout = HmimoGeometry(wavelength, antennas, tuple(tx_layers), antennas, tuple(rx_layers))
+    sampler = channel[0](**dict(channel[1])).sampler(layout)
+    norms = np.concatenate([tx.spectral_norms, rx.spectral_norms])
+    return tx.hops, tuple(hop.T for hop in rx.hops), norms, layout, sampler
 
 
 class SimHmimoLink(SystemModel):
@@ -184,22 +223,17 @@ class SimHmimoLink(SystemModel):
         self._precompute(components)  # the core runs construction with one BLAS thread
 
     def _precompute(self, components) -> None:
-        """Geometry, hops, their spectral norms and the channel sampler of this sweep point."""
-        wavelength = wavelength_m(self.carrier_frequency_hz)
-        spacing, area = wavelength / 2.0, wavelength**2 / 4.0
-        antennas = uniform_linear_array(self.antennas, spacing)
-        tx_layers = layer_stack(self.tx_atoms, self.tx_layers, self.thickness_m, spacing)
-        rx_layers = layer_stack(self.rx_atoms, self.rx_layers, self.thickness_m, spacing)
-        propagation = components["propagation"]
-        tx = stack_hops(propagation, antennas, tx_layers, wavelength, area)
-        rx = stack_hops(propagation, antennas, rx_layers, wavelength, area)
-        self.tx_hops = tx.hops
-        self.rx_hops = tuple(hop.T for hop in rx.hops)
-        self.hop_spectral_norms = np.concatenate([tx.spectral_norms, rx.spectral_norms])
-        self.geometry = HmimoGeometry(
-            wavelength, antennas, tuple(tx_layers), antennas, tuple(rx_layers)
+        """Geometry, hops, their spectral norms and the channel sampler of this sweep point,
+        shared with every other instance of the same geometry, propagation and channel model
+        (a sweep of the power or the algorithms computes them once)."""
+        geometry = tuple(getattr(self, name) for name in GEOMETRY_PARAMETERS)
+        shared = _link_precomputation(
+            geometry,
+            _component_key(components["propagation"]),
+            _component_key(components["channel"]),
         )
-        self.draw_channel = components["channel"].sampler(self.geometry)
+        self.tx_hops, self.rx_hops, self.hop_spectral_norms, self.geometry = shared[:4]
+        self.draw_channel = shared[4]
         self.noise_w = dbm_to_w(self.noise_power_dbm)
         self.budget_w = dbm_to_w(self.tx_power_dbm)
         self.array_backend = backend_named(self.backend)

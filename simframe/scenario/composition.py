@@ -10,6 +10,7 @@ after composition still names the exact place in the file.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,9 @@ from simframe.errors import ParameterError
 from simframe.plugins import Registry
 from simframe.scenario.model import ComponentChoice, Configuration
 from simframe.scenario.problems import Problems
+
+VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
+"""A variant's name: it becomes a coordinate value, a file-name-safe word."""
 
 Tables = dict[str, dict[str, tuple[Any, str]]]
 """Table name (``system``, a slot, ``plugins.GROUP``) -> key -> (value, key path in the file)."""
@@ -72,9 +76,24 @@ def variant_tables(
         return {"default": base}
     allowed = ["system", "plugins", *system_cls.slots]
     variants = {}
+    shown: dict[str, str] = {}  # the name or label a legend shows -> its variant
     for name, body in raw_variants.items():
         path = f"variants.{name}"
+        if not VARIANT_NAME.fullmatch(name) or name in ("variant", "trial"):
+            problems.add(
+                path,
+                f"{name!r} cannot name a variant: use letters, digits and _ . + - (starting "
+                "with a letter or a digit), and not 'variant' or 'trial'; a label may hold "
+                "any text",
+            )
         body = problems.table(body, path)
+        label = body.get("label", name)
+        if isinstance(label, str) and (other := shown.setdefault(label.strip(), name)) != name:
+            problems.add(
+                f"{path}.label" if "label" in body else path,
+                f"{label!r} is also what variant {other!r} shows in legends: the figures could "
+                "not tell them apart",
+            )
         tables = {key: dict(entries) for key, entries in base.items()}
         for key, value in body.items():
             if key == "label":  # shown in figures' legends (ds.simframe.variant_labels)
@@ -159,7 +178,14 @@ def resolve_configuration(
                 f"{suggest(group_name, list(registry.option_groups))}",
             )
             continue
-        group = registry.option_groups[group_name][0]
+        group, origin = registry.option_groups[group_name]
+        if group.systems is not None and system_cls.name not in group.systems:
+            problems.add(
+                key,
+                f"option group {group_name!r} of plugin {origin} works with "
+                f"{', '.join(group.systems) or 'no system'}, not with {system_cls.name!r}",
+            )
+            continue
         given = {k: v for k, (v, _) in entries.items()}
         options[group_name] = _resolve_params(
             group.resolve_parameters, given, entries, key, problems
@@ -176,11 +202,24 @@ def _resolve_params(
     table: str,
     problems: Problems,
 ) -> dict[str, Any]:
-    resolved, found = resolver(given)
+    try:
+        resolved, found = _resolution(resolver, tuple((k, type(v), v) for k, v in given.items()))
+    except TypeError:  # an unhashable value (a table where a number belongs): no cache
+        resolved, found = resolver(given)
     for key, message in found:
         path = entries[key][1] if key in entries else f"{table}.{key}"
         problems.add(path, message)
-    return resolved
+    return dict(resolved)
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolution(
+    resolver: Callable[[dict[str, Any]], tuple[dict[str, Any], list[Problem]]],
+    given: tuple[tuple[str, type, Any], ...],
+) -> tuple[dict[str, Any], list[Problem]]:
+    """``resolver``'s answer for ``given`` (items with their types, so that ``1``, ``1.0`` and
+    ``true`` stay apart), remembered: the tables a sweep leaves alone repeat at every point."""
+    return resolver({key: value for key, _, value in given})
 
 
 def build_checked(

@@ -7,11 +7,13 @@ them all.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Any
 
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from simframe.components import SystemModel, suggest
 from simframe.errors import ScenarioError
@@ -25,9 +27,9 @@ from simframe.scenario.composition import (
     variant_tables,
 )
 from simframe.scenario.metrics import DeclaredMetrics
-from simframe.scenario.model import Configuration, Scenario, SweepAxis, unravel
+from simframe.scenario.model import Configuration, Scenario, SweepAxis
 from simframe.scenario.problems import Problems
-from simframe.scenario.reading import apply_overrides, read_scenario_file
+from simframe.scenario.reading import apply_overrides, parse_override, read_scenario_file
 from simframe.scenario.settings import (
     GENERAL_KEYS,
     MAX_TRIALS_TOTAL,
@@ -35,7 +37,13 @@ from simframe.scenario.settings import (
     precision_target,
     run_settings,
 )
-from simframe.scenario.sweeps import MAX_POINTS, located_warning, sweep_axes, with_units
+from simframe.scenario.sweeps import (
+    MAX_POINTS,
+    clashes_with_metrics,
+    located_warning,
+    sweep_axes,
+    with_units,
+)
 
 STRUCTURE_KEYS = ("system", "sweep", "variants", "plugins", "run", "precision")
 
@@ -72,7 +80,8 @@ def _expand(
         if key not in known and key not in slots:
             problems.add(key, "unknown top-level key" + suggest(key, known + slots))
     general = general_settings(raw, problems)
-    precision, trials = precision_target(raw, general.trials, problems)
+    trials_given = "trials" in {parse_override(o)[0] for o in overrides}
+    precision, trials = precision_target(raw, general.trials, trials_given, problems)
     if system_cls is None:
         raise ScenarioError(source, problems.items)
     run = run_settings(raw, system_cls, problems)
@@ -99,6 +108,7 @@ def _expand(
         system_cls, variants, axes, registry, metrics
     )
     metrics.check_precision(precision)
+    clashes_with_metrics(axes, metrics.specs, problems)
     if problems:
         raise ScenarioError(source, problems.items)
     axes = [with_units(axis, system_cls, configurations, registry) for axis in axes]
@@ -151,32 +161,45 @@ def _configurations(
     """Resolve and build every (sweep point, variant), gathering what each declares it returns.
 
     Returns the configurations, each distinct warning text with the sweep points where it
-    arose, and the largest memory one trial needs.
+    arose, and the largest memory one trial needs. A problem found building the systems is
+    reported once per key, with the sweep points where it arose. A progress bar shows on a
+    terminal when this takes more than a second.
     """
     problems = metrics.problems
     configurations: dict[tuple[int, str], Configuration] = {}
     warnings: dict[str, set[tuple[int, ...]]] = {}
     trial_memory_bytes = 0
     shape = tuple(len(a) for a in axes)
-    for point in range(math.prod(shape)):
-        index = unravel(point, shape)
-        for name, tables in variants.items():
-            composed = {k: dict(v) for k, v in tables.items()}
-            for axis, i in zip(axes, index, strict=True):
-                for path, values in zip(axis.paths, axis.values, strict=True):
-                    table, param = path.rsplit(".", 1)
-                    where = f"{axis.source}.{path}[{i}]"
-                    composed.setdefault(table, {})[param] = (values[i], where)
-            config = resolve_configuration(system_cls, composed, registry, problems)
-            if config is None:
-                continue
-            configurations[(point, name)] = config
+    progress = tqdm(
+        total=math.prod(shape) * len(variants),
+        desc="validating",
+        unit="configuration",
+        delay=1.0,
+        disable=None,  # only on a terminal
+        leave=False,
+    )
+    with progress:
+        for point, index in enumerate(itertools.product(*(range(n) for n in shape))):
             label = ", ".join(f"{a.dim}={a.values[0][i]}" for a, i in zip(axes, index, strict=True))
-            system = build_checked(config, composed, label, registry, problems)
-            if system is None:
-                continue
-            metrics.add(system, name, label)
-            for warning in [*system.warnings(), *system.plausibility_warnings()]:
-                warnings.setdefault(warning, set()).add(index)
-            trial_memory_bytes = max(trial_memory_bytes, system.estimate_memory_bytes())
+            for name, tables in variants.items():
+                progress.update()
+                composed = {k: dict(v) for k, v in tables.items()}
+                for axis, i in zip(axes, index, strict=True):
+                    for path, values in zip(axis.paths, axis.values, strict=True):
+                        table, param = path.rsplit(".", 1)
+                        where = f"{axis.source}.{path}[{i}]"
+                        composed.setdefault(table, {})[param] = (values[i], where)
+                config = resolve_configuration(system_cls, composed, registry, problems)
+                if config is None:
+                    continue
+                configurations[(point, name)] = config
+                found = Problems()
+                system = build_checked(config, composed, "", registry, found)
+                problems.absorb(found, label)
+                if system is None:
+                    continue
+                metrics.add(system, name, label)
+                for warning in [*system.warnings(), *system.plausibility_warnings()]:
+                    warnings.setdefault(warning, set()).add(index)
+                trial_memory_bytes = max(trial_memory_bytes, system.estimate_memory_bytes())
     return configurations, warnings, trial_memory_bytes

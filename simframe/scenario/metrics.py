@@ -23,6 +23,8 @@ class DeclaredMetrics:
         self.first_declared_by: dict[str, str] = {}
         self.by_variant: dict[str, set[str]] = {}
         """Variant -> the names every one of its configurations declares."""
+        self._checked: set[tuple[str, tuple[tuple[object, object], ...]]] = set()
+        """(variant, declarations) already checked: most configurations repeat one."""
 
     def add(self, system: SystemModel, variant: str, label: str) -> None:
         """Check and record what ``system`` (the variant's system at sweep point ``label``)
@@ -40,6 +42,13 @@ class DeclaredMetrics:
                 "expected a mapping of metric names to MetricSpec (a plugin bug)",
             )
             return
+        try:
+            seen = (variant, tuple(declared.items()))
+            if seen in self._checked:
+                return
+            self._checked.add(seen)
+        except TypeError:  # unhashable declarations: checked (and reported) below
+            pass
         for name, spec in declared.items():
             self._check_one(system, name, spec, where)
         names = {name for name in declared if isinstance(name, str)}

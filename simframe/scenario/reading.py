@@ -15,7 +15,7 @@ def read_scenario_file(path: str | Path) -> tuple[str, dict[str, Any]]:
     """The file's text and its TOML tables; :class:`ScenarioError` when it cannot be read."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # a byte-order mark is accepted
     except OSError as exc:
         raise ScenarioError(source, [f"cannot read the file: {exc.strerror}"]) from None
     except UnicodeDecodeError as exc:

@@ -127,9 +127,10 @@ def run_settings(
 
 
 def precision_target(
-    raw: dict[str, Any], trials: int | None, problems: Problems
+    raw: dict[str, Any], trials: int | None, trials_given: bool, problems: Problems
 ) -> tuple[PrecisionTarget | None, int | None]:
-    """The ``[precision]`` target and the trials a point may run at most."""
+    """The ``[precision]`` target and the trials a point may run at most; ``trials_given``
+    says that ``trials`` came from the command line (``--trials`` or ``--set trials=``)."""
     if "precision" not in raw:
         return None, trials
     parameters = (
@@ -162,11 +163,19 @@ def precision_target(
     if maximum is None:  # 'trials' is missing or invalid, already reported
         return None, trials
     if trials is not None and "trials" in raw and maximum != trials:
-        problems.add(
-            "precision.max_trials",
-            f"{maximum} differs from trials = {trials}; with [precision], 'trials' is the "
-            "most trials a point may run: give one of the two",
-        )
+        if trials_given:
+            problems.add(
+                "precision.max_trials",
+                f"{maximum} differs from --trials {trials} (or --set trials={trials}) on the "
+                "command line; with [precision], both give the most trials a point may run: "
+                f"use --set precision.max_trials={trials} instead",
+            )
+        else:
+            problems.add(
+                "precision.max_trials",
+                f"{maximum} differs from trials = {trials}; with [precision], 'trials' is the "
+                "most trials a point may run: give one of the two",
+            )
         return None, trials
     if resolved["min_trials"] > maximum:
         problems.add(

@@ -10,7 +10,8 @@ from typing import Any
 from simframe.components import Parameter, SystemModel, suggest
 from simframe.plugins import Registry
 from simframe.scenario.model import Configuration, SweepAxis
-from simframe.scenario.problems import Problems, describe
+from simframe.scenario.problems import Problems, at_points, describe
+from simframe.trial import RESERVED_METRIC_NAMES, MetricSpec
 
 RESERVED_DIMS = ("variant", "trial")
 MAX_POINTS = 100_000
@@ -50,12 +51,49 @@ def sweep_axes(
         if axis is not None:
             axes.append(axis)
     dims = [a.dim for a in axes]
-    for dim in dims:
-        if dims.count(dim) > 1:
-            problems.add("sweep", f"two sweep dimensions are both named {dim!r}")
-        if dim in RESERVED_DIMS:
-            problems.add("sweep", f"{dim!r} is a reserved dimension name")
+    for axis in axes:
+        if dims.count(axis.dim) > 1:
+            problems.add("sweep", f"two sweep dimensions are both named {axis.dim!r}")
+        if (why := _unusable_dim(axis, system_cls)) is not None:
+            problems.add(axis.source, f"{axis.dim!r} cannot name a sweep dimension: {why}")
     return axes
+
+
+def _unusable_dim(axis: SweepAxis, system_cls: type[SystemModel]) -> str | None:
+    """Why ``axis.dim`` cannot name a dataset dimension, or ``None`` (metric names and dims are
+    checked once the systems declared them: :func:`clashes_with_metrics`)."""
+    if not axis.dim.isidentifier():
+        return "use letters, digits and underscores, not starting with a digit"
+    if axis.dim in RESERVED_DIMS or axis.dim in RESERVED_METRIC_NAMES:
+        return "the dataset uses that name itself"
+    slot = axis.dim.removesuffix("_model")
+    if (
+        axis.dim.endswith("_model")
+        and slot in system_cls.slots
+        and f"{slot}.model" not in (axis.paths)
+    ):
+        return f"it names the variants' [{slot}] model coordinate"
+    return None
+
+
+def clashes_with_metrics(
+    axes: list[SweepAxis], metrics: Mapping[str, MetricSpec], problems: Problems
+) -> None:
+    """Refuse sweep dimensions named like a metric or like one of a metric's dimensions."""
+    metric_dims = {dim: name for name, spec in metrics.items() for dim in spec.dims}
+    for axis in axes:
+        if axis.dim in metrics:
+            clash = "it is the name of a metric of the system"
+        elif axis.dim in metric_dims:
+            clash = f"it is a dimension of the metric {metric_dims[axis.dim]!r}"
+        else:
+            continue
+        rename = (
+            "sweep it in a linked group of another name ([sweep.linked.NAME])"
+            if axis.source == "sweep"
+            else "give the linked group another name"
+        )
+        problems.add(axis.source, f"{axis.dim!r} cannot name a sweep dimension: {clash}; {rename}")
 
 
 def _axis(
@@ -107,8 +145,11 @@ def _axis(
     else:
         dim = param
     firsts = body[first]
-    if len({json.dumps(v, default=repr) for v in firsts}) != len(firsts):
-        problems.add(f"{label}.{first}", "the values of a sweep dimension must be distinct")
+    if len({_coordinate(v) for v in firsts}) != len(firsts):
+        problems.add(
+            f"{label}.{first}",
+            f"the values of a sweep dimension must be distinct, got {describe(firsts)}",
+        )
     return SweepAxis(
         dim=dim,
         paths=paths,
@@ -117,6 +158,16 @@ def _axis(
         long_name=first,
         source=label,
     )
+
+
+def _coordinate(value: Any) -> tuple[str, Any]:
+    """What a sweep value is as a dataset coordinate: numbers by value (``1.0`` and ``1`` are
+    the same coordinate), booleans and text apart from them."""
+    if isinstance(value, bool):
+        return "bool", value
+    if isinstance(value, int | float):
+        return "number", value
+    return "other", json.dumps(value, default=repr, sort_keys=True)
 
 
 def with_units(
@@ -168,13 +219,15 @@ def located_warning(warning: str, points: set[tuple[int, ...]], axes: list[Sweep
 
     A dim is left out when the warning arose at every value of it for the other dims' values
     (e.g. a geometry warning under a swept transmit power); a warning of every point is given
-    without points.
+    without points. Linear in the number of points.
     """
     shape = tuple(len(axis) for axis in axes)
-    free = [
-        all((*p[:a], j, *p[a + 1 :]) in points for p in points for j in range(shape[a]))
-        for a in range(len(axes))
-    ]
+    free = []
+    for a in range(len(axes)):
+        values: dict[tuple[int, ...], set[int]] = {}
+        for p in points:
+            values.setdefault((*p[:a], *p[a + 1 :]), set()).add(p[a])
+        free.append(all(len(seen) == shape[a] for seen in values.values()))
     if all(free):
         return warning
     kept = sorted({tuple(i for a, i in enumerate(p) if not free[a]) for p in points})
@@ -183,5 +236,4 @@ def located_warning(warning: str, points: set[tuple[int, ...]], axes: list[Sweep
         ", ".join(f"{axis.dim}={axis.values[0][i]}" for axis, i in zip(named, k, strict=True))
         for k in kept
     ]
-    noun = "point" if len(labels) == 1 else "points"
-    return f"{warning} (at sweep {noun} {'; '.join(labels)})"
+    return f"{warning} ({at_points(labels)})"

@@ -49,6 +49,7 @@ OPTION_GROUP = OptionGroup(
         ),
     ),
     help="algorithms design on a noisy channel estimate (simframe-example-plugin)",
+    systems=("sim_hmimo_link", "sim_cellfree_uplink"),
 )
 
 
