@@ -61,8 +61,11 @@ precision; a level beyond it makes the computations overflow (NaN, inf, Overflow
 class Parameter:
     """One parameter a component accepts from a scenario file.
 
-    ``unit`` is the physical unit (``"m"``, ``"Hz"``, ``"dBm"``), ``"1"`` for a dimensionless
-    quantity and ``""`` for a setting that is not a physical quantity (a count, a flag, a name).
+    ``unit`` is the physical unit (``"m"``, ``"Hz"``, ``"dBm"``) of a ``float`` parameter,
+    ``"1"`` for a dimensionless one (a ratio, a tolerance, an exponent); ``""`` for every other
+    parameter: a count (layers, iterations, meta-atoms), a flag or a name is a setting, not a
+    quantity with a unit. (A count stored as a metric has ``units = "1"``, as every
+    dimensionless dataset variable: see :class:`simframe.Metric`.)
     ``check`` receives the value and returns an error message, or ``None`` when it is fine.
     ``plausible = (low, high)`` is the range of physically sensible values: a value outside it
     is accepted but warned about (a 6 Hz carrier, a 10 m thick SIM are typos more often than

@@ -28,8 +28,9 @@ RESERVED_METRIC_NAMES = (RUNTIME_METRIC, ERROR_VARIABLE, *PRECISION_VARIABLES)
 class Metric:
     """One per-trial result: a value with its unit, description and named dimensions.
 
-    ``units`` follows CF/UDUNITS spelling (``"bit/s/Hz"``, ``"W"``, ``"dB"``), ``"1"`` for a
-    dimensionless number. ``dims`` names the axes of ``values`` beyond the sweep, variant and
+    ``units`` follows CF/UDUNITS spelling (``"bit/s/Hz"``, ``"W"``, ``"dB"``), ``"1"`` for
+    every dimensionless number, counts included (iterations, trials run): a dataset variable
+    always has a unit. ``dims`` names the axes of ``values`` beyond the sweep, variant and
     trial dimensions the scheduler adds (e.g. ``("stream",)``). Sizes may differ between trials
     and sweep points; the dataset pads shorter ones with NaN. ``timing`` marks wall-clock
     measurements, the only values allowed to differ between two runs of the same scenario.

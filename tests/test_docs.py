@@ -165,3 +165,36 @@ def test_plugin_guide_says_what_random_phases_returns():
     tx, rx = link.random_phases(np.random.default_rng(0))
     assert tx.shape == (2, 9) and rx.shape == (1, 4)
     np.testing.assert_allclose(np.abs(np.concatenate([tx.ravel(), rx.ravel()])), 1.0)
+
+
+def test_builtin_parameters_follow_the_unit_rule():
+    """A float has a unit ("1" when dimensionless); a count, flag or name has none ("")."""
+    registry = docgen.builtin_registry()
+    groups = [group for group, _ in registry.option_groups.values()]
+    owners = [*((info.name, info.cls.parameters) for info in registry.all_components())]
+    owners += [(group.name, group.parameters) for group in groups]
+    broken = [
+        f"{owner}.{p.name}: {p.type.__name__} with unit {p.unit!r}"
+        for owner, parameters in owners
+        for p in parameters
+        if (p.type is float) != (p.unit != "")
+    ]
+    assert not broken
+
+
+def test_getting_started_lists_what_the_quickstart_writes(tmp_path):
+    text = (ROOT / "docs" / "getting-started.md").read_text()
+    listing = text[text.index("<xarray.Dataset>") :]
+    listing = listing[: listing.index("```")]
+    out = tmp_path / "quickstart.nc"
+    quickstart = str(ROOT / "scenarios" / "quickstart.toml")
+    result = invoke("run", quickstart, "-o", str(out), "--trials", "1", "--quiet")
+    assert result.exit_code == 0, result.output
+    dataset = open_result(out)
+    coordinates, variables = listing.split("Data variables:")
+    variables = variables.split("Attributes:")[0]
+    assert re.findall(r"^    (?:\* )?(\w+) ", variables, re.M) == list(dataset.data_vars)
+    listed_coordinates = re.findall(r"^  [ *] (\w+) ", coordinates, re.M)
+    assert sorted(listed_coordinates) == sorted(dataset.coords)
+    dims = re.search(r"Dimensions:\s+\((.*?)\)", listing, re.S).group(1)
+    assert sorted(re.findall(r"(\w+):", dims)) == sorted(dataset.sizes)

@@ -1,16 +1,20 @@
 """The example third-party plugin in docs/examples/: installed as a user would, then used.
 
-If the package is not installed, the test pip-installs it (editable, into the running
-environment). Where that is impossible the tests skip, except in CI (``CI=true``), where
-``.ci/run`` installs it first and a missing plugin is a failure.
+If the package is installed in the running environment (``.ci/run`` installs it), the tests use
+it. Otherwise they install a copy into a temporary directory of their own (``pip install
+--target``), put it on ``sys.path`` and ``PYTHONPATH`` while they run and drop it afterwards:
+the environment the tests run in is never changed. Where that install is impossible the tests
+skip, except in CI (``CI=true``), where a missing plugin is a failure.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -36,20 +40,40 @@ def _installed_version() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def example_plugin() -> str:
-    """The installed version of the example plugin, installing it first if needed."""
-    if _installed_version() is None:
-        done = subprocess.run([*INSTALL, "-e", str(PACKAGE)], capture_output=True, text=True)
+def example_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The version of the example plugin: the installed one, or a private copy's."""
+    if (installed := _installed_version()) is not None:
+        yield installed
+        return
+    private = tmp_path_factory.mktemp("example_plugin")
+    # pip builds in the tree it is given: a copy, so that the checkout stays as it is
+    skipped = shutil.ignore_patterns("build", "*.egg-info")
+    source = shutil.copytree(PACKAGE, private / "source", ignore=skipped)
+    target = private / "site"
+    done = subprocess.run([*INSTALL, "--target", str(target), str(source)], capture_output=True)
+    if done.returncode != 0:
+        message = f"could not install {PACKAGE}: {done.stderr.decode().strip()[-2000:]}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    python_path = os.environ.get("PYTHONPATH")
+    sys.path.insert(0, str(target))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), python_path]))
+    importlib.invalidate_caches()
+    try:
+        version = _installed_version()
+        if version is None:
+            pytest.fail(f"{target} holds no {DISTRIBUTION} after pip install --target")
+        yield version
+    finally:
+        sys.path.remove(str(target))
+        if python_path is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = python_path
+        for name in [m for m in sys.modules if m.split(".")[0] == "simframe_example"]:
+            del sys.modules[name]
         importlib.invalidate_caches()
-        if done.returncode != 0 or _installed_version() is None:
-            message = f"could not install {PACKAGE}: {done.stderr.strip()[-2000:]}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message)
-            pytest.skip(message)
-    # an editable install is on sys.path only for processes started after it
-    if importlib.util.find_spec("simframe_example") is None:
-        sys.path.append(str(PACKAGE / "src"))
-    return _installed_version()
 
 
 @settings(max_examples=50, deadline=None)

@@ -60,6 +60,7 @@ class RateMaximisation(HmimoPhaseOptimiser):
             "preconditioner_exponent",
             float,
             0.25,
+            unit="1",
             help="angles scaled by (curvature / mean)^this every outer iteration; 0 = off",
             minimum=0.0,
             maximum=1.0,
