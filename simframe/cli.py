@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from simframe.errors import ScenarioError, SimframeError
+from simframe.wording import counted, size
 
 if TYPE_CHECKING:
     from simframe.components import ComponentInfo, Parameter
@@ -193,7 +194,8 @@ def run(
         click.echo(note)
     if report.failed_trials:
         click.echo(
-            f"error: {report.failed_trials} trials failed; see the dataset's 'error' variable",
+            f"error: {counted(report.failed_trials, 'trial')} failed; see the dataset's "
+            "'error' variable",
             err=True,
         )
         sys.exit(1)
@@ -220,17 +222,18 @@ def validate(scenario: str, overrides: tuple[str, ...], plugins: tuple[str, ...]
     sweep = " x ".join(f"{a.dim}[{len(a)}]" for a in loaded.axes) or "no sweep"
     at_most = "" if loaded.precision is None else "at most "
     simulations = loaded.n_points * len(loaded.variants) * loaded.trials
+    memory = loaded.trial_memory_bytes
     click.echo(
         f"{scenario}: valid. {loaded.system_cls.name}; {sweep}; "
-        f"{len(loaded.variants)} variants ({', '.join(loaded.variants)}); {at_most}"
-        f"{loaded.trials} trials = {at_most}{simulations} simulations in blocks of "
-        f"{loaded.trial_block} trials; "
-        f"about {loaded.trial_memory_bytes / 2**20:,.0f} MiB per trial and worker"
+        f"{counted(len(loaded.variants), 'variant')} ({', '.join(loaded.variants)}); {at_most}"
+        f"{counted(loaded.trials, 'trial')} = {at_most}{counted(simulations, 'simulation')} in "
+        f"blocks of {counted(loaded.trial_block, 'trial')}"
+        + (f"; about {size(memory)} per trial and worker" if memory else "")
     )
     if loaded.precision is not None:
         click.echo(
             f"each sweep point stops when {loaded.precision.describe()} for every variant "
-            f"(after at least {loaded.precision.min_trials} trials)"
+            f"(after at least {counted(loaded.precision.min_trials, 'trial')})"
         )
 
 

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import xarray as xr
 
+from simframe.wording import counted
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -103,7 +105,7 @@ def axis_label(variable: xr.DataArray | xr.Variable, fallback: str, note: str = 
 def plural(dim: str, count: int | None = None) -> str:
     """``"20 UEs"`` / ``"streams"``: how a figure counts the values of a dimension."""
     word = PLURALS.get(dim, dim.replace("_", " ") + "s")
-    return word if count is None else f"{count} {word}"
+    return word if count is None else counted(count, word.removesuffix("s"), word)
 
 
 def _parse_value(dataset: xr.Dataset, dim: str, text: Any) -> tuple[str, Any]:
@@ -283,7 +285,7 @@ def _merge_identical(stats: xr.Dataset, labels: Mapping[str, str]) -> tuple[xr.D
 def _trials_text(count: xr.DataArray) -> str:
     """How many trials the drawn means are over: ``"5 trials"`` or ``"20 to 100 trials"``."""
     trials = _range(count.values)
-    return f"{trials} trials" if trials.isdigit() else f"{trials} trials per point"
+    return counted(trials, "trial") + ("" if trials.isdigit() else " per point")
 
 
 def _overlay_lines(
@@ -475,10 +477,9 @@ def _cdf_figure(dataset: xr.Dataset, variable: str, title: str) -> Figure:
     valid = data[variable].notnull()
     trials = (valid.any(own) if own else valid).sum("trial").values
     per_trial = " x ".join(plural(d, dataset.sizes[d]) for d in own)
-    pooled = f"{_range(trials)} trials" + (f" x {per_trial}" if own else "")
-    figure.suptitle(
-        f"{title}\n{_wrap(f'empirical CDF over {pooled} ({_range(samples)} samples per line)')}"
-    )
+    pooled = counted(_range(trials), "trial") + (f" x {per_trial}" if own else "")
+    per_line = counted(_range(samples), "sample")
+    figure.suptitle(f"{title}\n{_wrap(f'empirical CDF over {pooled} ({per_line} per line)')}")
     return figure
 
 

@@ -1,7 +1,9 @@
 """Every ```sh and ```python block of README.md and docs/**/*.md runs as written.
 
-Each page runs in its own copy of the repository (its tracked and new files; ``.venv`` links to
-the environment running the tests), from the copy's root, block after block, so a block may use
+Each page runs in its own copy of the repository (the files git tracks, staged new ones
+included, as they are in the working tree; untracked files are left out, so that a scratch file
+of yours is neither linted by the README's ``ruff check .`` nor run; ``.venv`` links to the
+environment running the tests), from the copy's root, block after block, so a block may use
 what an earlier one wrote (``fig1.nc``). ``sh`` blocks run through ``bash -euo pipefail`` with the
 venv's ``bin`` first on ``PATH``; ``python`` blocks run in one namespace per page, as doctests
 when they hold ``>>>`` prompts. Commands that build the environment itself (``python3 -m venv``,
@@ -78,16 +80,14 @@ def without_environment_commands(script: str) -> str:
     return "\n".join(kept)
 
 
-def _copy_repository(target: Path) -> None:
+def _copy_repository(target: Path, root: Path = ROOT) -> None:
+    """Copy the files git tracks in ``root`` to ``target``, and link the environment."""
     target.mkdir(parents=True, exist_ok=True)
     listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
+        ["git", "ls-files", "--cached", "-z"], cwd=root, capture_output=True, check=True
     ).stdout.decode()
     for name in filter(None, listed.split("\0")):
-        source = ROOT / name
+        source = root / name
         if source.is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
@@ -207,3 +207,17 @@ def test_the_conventions_are_applied(tmp_path):
         == "simframe run x.toml"
     )
     assert without_environment_commands(".venv/bin/python -m pytest -m slow") == ""
+
+
+def test_the_copy_leaves_untracked_files_out(tmp_path):
+    """A scratch file in the checkout is not copied, so the README's lint never sees it."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
+    (checkout / "tracked.py").write_text("x = 1\n")
+    (checkout / "staged.py").write_text("y = 2\n")
+    (checkout / "scratch.py").write_text("import os  # unused: ruff would fail on it\n")
+    subprocess.run(["git", "add", "tracked.py", "staged.py"], cwd=checkout, check=True)
+    copy = tmp_path / "copy"
+    _copy_repository(copy, checkout)
+    assert sorted(p.name for p in copy.iterdir()) == [".venv", "staged.py", "tracked.py"]

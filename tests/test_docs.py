@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -198,3 +199,13 @@ def test_getting_started_lists_what_the_quickstart_writes(tmp_path):
     assert sorted(listed_coordinates) == sorted(dataset.coords)
     dims = re.search(r"Dimensions:\s+\((.*?)\)", listing, re.S).group(1)
     assert sorted(re.findall(r"(\w+):", dims)) == sorted(dataset.sizes)
+
+
+def test_generated_figures_are_ignored_but_not_the_documentation_figures():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = ["fig1.png", "out/fig.png", "docs/reproductions/new_figure.png"]
+    done = subprocess.run(
+        ["git", "check-ignore", "--no-index", *names], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.stdout.split() == ["fig1.png", "out/fig.png"]
