@@ -6,6 +6,7 @@ nothing hangs (pytest-timeout and hypothesis deadlines) and nothing crashes.
 
 from __future__ import annotations
 
+import copy
 import math
 import tempfile
 import tomllib
@@ -113,14 +114,16 @@ def mutated_scenarios(draw: st.DrawFn) -> dict[str, Any]:
         if action == "add" or not paths:
             tables = [()] + [p for p in paths if isinstance(_get(scenario, p), dict)]
             where = draw(st.sampled_from(tables))
-            _get(scenario, where)[draw(KEYS)] = draw(HOSTILE_VALUES)
+            # a copy: sampled values ({}, [[1, 2], [3]]) are shared between examples, and a
+            # later mutation may add to them
+            _get(scenario, where)[draw(KEYS)] = copy.deepcopy(draw(HOSTILE_VALUES))
             continue
         path = draw(st.sampled_from(paths))
         parent = _get(scenario, path[:-1])
         if action == "delete":
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(HOSTILE_VALUES)
+            parent[path[-1]] = copy.deepcopy(draw(HOSTILE_VALUES))
     return scenario
 
 

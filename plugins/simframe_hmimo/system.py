@@ -13,6 +13,7 @@ from simframe_metasurface.geometry import (
     wavelength_m,
 )
 from simframe_metasurface.propagation import stack_hops
+from threadpoolctl import threadpool_limits
 
 from simframe import ComponentKind, ContractError, MetricSpec, Parameter, Slot, SystemModel
 from simframe_hmimo.backend import BACKENDS, backend_named
@@ -98,7 +99,16 @@ def _component_key(component) -> tuple:
 def _link_precomputation(geometry: tuple, propagation: tuple, channel: tuple) -> tuple:
     """TX hops, RX hops (transposed), the hops' spectral norms, the :class:`HmimoGeometry` and
     the channel sampler of a link of ``geometry`` (the values of :data:`GEOMETRY_PARAMETERS`),
-    for the propagation and channel models given as ``(class, sorted parameter items)``."""
+    for the propagation and channel models given as ``(class, sorted parameter items)``.
+
+    Computed with one BLAS thread whoever asks first, so that the shared result (and every
+    channel drawn from it) has the same bits in any process and under any thread setting.
+    """
+    with threadpool_limits(1):
+        return _compute_link_precomputation(geometry, propagation, channel)
+
+
+def _compute_link_precomputation(geometry: tuple, propagation: tuple, channel: tuple) -> tuple:
     carrier_frequency_hz, antenna_count, tx_atoms, rx_atoms, tx_count, rx_count, thickness = (
         geometry
     )
