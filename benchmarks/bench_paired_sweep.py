@@ -1,12 +1,12 @@
 """Confidence interval of a difference between sweep points: paired vs independent draws.
 
-    python benchmarks/bench_paired_sweep.py [--case hmimo_nmse|cellfree_gain_error|all]
-                                            [--trials N] [--workers N]
+    python benchmarks/bench_paired_sweep.py [--case NAME|all] [--trials N] [--workers N]
 
-Each case sweeps an option of the example plugin (``docs/examples/simframe-example-plugin``,
-which must be installed) and is run twice with the same seed: with paired draws (the default:
-trial ``t`` of every point draws the same channels, random starts and error) and with
-``[run] paired = false`` (every point draws independently). For each swept value ``x`` beyond
+Each case sweeps a plugin option (of the example plugin in
+``docs/examples/simframe-example-plugin``, which must be installed) or an algorithm's setting,
+and is run twice with the same seed: with paired draws (the default: trial ``t`` of every point
+draws the same channels, random starts and error) and with ``[run] paired = false`` (every
+point draws independently). For each swept value ``x`` beyond
 the first, ``x0``, it prints the mean of the per-trial difference ``metric(x) - metric(x0)`` and
 the half-width of its 95 % Student t interval (for independent draws the per-trial differences
 are independent too, so the same interval applies), then the ratio of the unpaired to the
@@ -29,15 +29,19 @@ from simframe.results import open_result
 from simframe.runner import RunOptions, run_scenario
 from simframe.scenario import load_scenario
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "docs/examples/simframe-example-plugin/scenarios"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "docs" / "examples" / "simframe-example-plugin" / "scenarios"
 
 
 @dataclass(frozen=True)
 class Case:
-    scenario: Path
+    scenario: Path | str
+    """A scenario file, or the text of one."""
     dim: str
     metric: str
     overrides: tuple[str, ...] = ()
+    variant: str | None = None
+    """The variant compared (the scenario's first when None)."""
 
 
 CASES = {
@@ -47,6 +51,33 @@ CASES = {
         "nmse",
         "rate_bps_hz",
         ("sweep.plugins.example_imperfect_csi.nmse=[0.0, 0.1, 1.0]",),
+    ),
+    # The Hybrid optimiser's budget of outer iterations on the quickstart's link (L = K = 2).
+    "hmimo_iterations": Case(
+        """title = "Hybrid's outer iterations"
+seed = 7
+trials = 2
+
+[system]
+model = "sim_hmimo_link"
+tx_atoms = 36
+rx_atoms = 36
+tx_layers = 2
+rx_layers = 2
+
+[phases]
+model = "hybrid"
+inner_iterations = 100
+
+[sweep]
+phases.max_outer_iterations = [1, 2, 4]
+""",
+        "max_outer_iterations",
+        "rate_bps_hz",
+    ),
+    # Coordinate-ascent phases quantised to b bits by the plugin's hook after the design.
+    "hmimo_quantisation": Case(
+        EXAMPLES / "example.toml", "bits", "rate_bps_hz", (), "coordinate_ascent"
     ),
     # Pilots, phases and max-min powers designed on erroneous large-scale gains.
     "cellfree_gain_error": Case(
@@ -58,15 +89,26 @@ CASES = {
 }
 
 
+def scenario_file(case: Case, directory: Path) -> Path:
+    if isinstance(case.scenario, Path):
+        return case.scenario
+    path = directory / "case.toml"
+    path.write_text(case.scenario)
+    return path
+
+
 def run(case: Case, trials: int, workers: int, paired: bool, directory: Path) -> np.ndarray:
-    """The metric per sweep value and trial (first variant; per-trial mean over extra dims)."""
+    """The metric of the case's variant per sweep value and trial (per-trial mean over extra
+    dims)."""
     settings = PluginSettings()
     registry = get_registry(settings)
     overrides = (*case.overrides, f"trials={trials}", f"run.paired={str(paired).lower()}")
-    scenario = load_scenario(case.scenario, registry, overrides)
-    output = directory / f"{case.scenario.stem}_{'paired' if paired else 'independent'}.nc"
+    scenario = load_scenario(scenario_file(case, directory), registry, overrides)
+    output = directory / f"{'paired' if paired else 'independent'}.nc"
     run_scenario(scenario, registry, settings, RunOptions(output, workers, progress=False))
-    values = open_result(output)[case.metric].isel(variant=0).transpose(case.dim, "trial", ...)
+    dataset = open_result(output)[case.metric]
+    chosen = dataset.isel(variant=0) if case.variant is None else dataset.sel(variant=case.variant)
+    values = chosen.transpose(case.dim, "trial", ...)
     return per_trial_values(values.values)
 
 
@@ -89,7 +131,8 @@ def main() -> None:
             case = CASES[name]
             paired = run(case, args.trials, args.workers, True, Path(temporary))
             independent = run(case, args.trials, args.workers, False, Path(temporary))
-            values = load_scenario(case.scenario, get_registry(), case.overrides).axes[0].values[0]
+            scenario = scenario_file(case, Path(temporary))
+            values = load_scenario(scenario, get_registry(), case.overrides).axes[0].values[0]
             print(f"{name}: {case.metric}(x) - {case.metric}(x0), {args.trials} trials, 95 %")
             rows = zip(
                 values[1:],
