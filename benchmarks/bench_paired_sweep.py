@@ -92,7 +92,7 @@ phases.max_outer_iterations = [1, 2, 4]
 def scenario_file(case: Case, directory: Path) -> Path:
     if isinstance(case.scenario, Path):
         return case.scenario
-    path = directory / "case.toml"
+    path = directory / f"{case.dim}.toml"
     path.write_text(case.scenario)
     return path
 
@@ -104,7 +104,7 @@ def run(case: Case, trials: int, workers: int, paired: bool, directory: Path) ->
     registry = get_registry(settings)
     overrides = (*case.overrides, f"trials={trials}", f"run.paired={str(paired).lower()}")
     scenario = load_scenario(scenario_file(case, directory), registry, overrides)
-    output = directory / f"{'paired' if paired else 'independent'}.nc"
+    output = directory / f"{case.dim}_{'paired' if paired else 'independent'}.nc"
     run_scenario(scenario, registry, settings, RunOptions(output, workers, progress=False))
     dataset = open_result(output)[case.metric]
     chosen = dataset.isel(variant=0) if case.variant is None else dataset.sel(variant=case.variant)
