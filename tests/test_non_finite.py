@@ -72,7 +72,8 @@ def test_an_overflow_while_building_the_system_is_a_scenario_problem(tmp_path, m
     result = invoke("validate", str(scenario))
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert (
-        "key 'system': at sweep point snr_db=0.0: the configuration of system model 'toy_link' "
-        "is not computable: OverflowError" in result.output
+        "key 'system': the configuration of system model 'toy_link' is not computable: "
+        "OverflowError" in result.output
     )
+    assert "(at sweep points snr_db=0.0; snr_db=10.0; snr_db=20.0)" in result.output  # one line
     assert "OverflowError" in result.output
