@@ -154,6 +154,9 @@ class SimMumisoDownlink(SystemModel):
     )
     trial_block = 20
     """Trials of a sweep point optimised together (one hop product serves all of them)."""
+    realisation_slots = ("channel",)
+    """The users' channels depend on the geometry (the system's parameters) and the channel
+    model alone: sweeps of the phases, power or propagation slots are paired."""
     slots = {
         "channel": Slot(
             ComponentKind.CHANNEL_MODEL, "mumiso_correlated_rayleigh", "users' channels G"
