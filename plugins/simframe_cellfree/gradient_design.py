@@ -33,7 +33,12 @@ from simframe_cellfree.closed_form import (
     spectral_efficiency,
 )
 from simframe_cellfree.eigenbasis import Decomposition
-from simframe_cellfree.interfaces import CellFreePhaseOptimiser, PhaseDesign
+from simframe_cellfree.interfaces import (
+    STARTS,
+    CellFreePhaseOptimiser,
+    PhaseDesign,
+    best_of_starts,
+)
 from simframe_cellfree.uplink import UplinkProblem
 
 OBJECTIVES = ("sum_se", "softmin_se")
@@ -306,7 +311,9 @@ class CellFreeGradientDesign(CellFreePhaseOptimiser):
     ``first_step_rad``). It stops when the last ``window`` iterations together gain less than
     ``tolerance`` times the objective, when the gradient norm falls below 1e-6 or the line
     search makes no progress, or after ``max_iterations``. The curvature memory is kept for the
-    whole run. The trace holds the objective at the start and after every iteration.
+    whole run. The trace holds the objective at the start and after every iteration. With
+    ``starts > 1`` it runs from further random phases and keeps the best design
+    (:func:`~simframe_cellfree.interfaces.best_of_starts`).
     """
 
     name = "cellfree_gradient"
@@ -334,9 +341,16 @@ class CellFreeGradientDesign(CellFreePhaseOptimiser):
             "largest phase change of a steepest-descent step (no curvature pairs yet)",
             minimum=1e-9,
         ),
+        STARTS,
     )
 
     def optimise(self, problem, initial_rad, rng):
+        return best_of_starts(
+            lambda start: self._descend(problem, start), initial_rad, rng, self.starts
+        )
+
+    def _descend(self, problem: UplinkProblem, initial_rad: np.ndarray) -> PhaseDesign:
+        """One L-BFGS run from ``initial_rad``."""
         objective = Objective(self.objective, self.softmin_temperature_bps_hz)
         shape = initial_rad.shape
 

@@ -8,12 +8,13 @@ through the matching ``simframe_*`` hook (``systems`` is inherited from these ba
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simframe import Component, ComponentKind, ContractError
+from simframe import Component, ComponentKind, ContractError, Parameter
 
 if TYPE_CHECKING:
     from simframe_cellfree.network import LargeScaleFading
@@ -63,6 +64,38 @@ class CellFreePhaseOptimiser(Component, abc.ABC):
     def optimise(
         self, problem: UplinkProblem, initial_rad: np.ndarray, rng: np.random.Generator
     ) -> PhaseDesign: ...
+
+
+STARTS = Parameter(
+    "starts",
+    int,
+    1,
+    "",
+    "independent starts: the system's initial phases, then uniform random phases from the "
+    "trial's generator; the design with the highest objective is kept",
+    minimum=1,
+)
+"""The ``starts`` parameter of the phase optimisers that run :func:`best_of_starts`."""
+
+
+def best_of_starts(
+    design: Callable[[np.ndarray], PhaseDesign],
+    initial_rad: np.ndarray,
+    rng: np.random.Generator,
+    starts: int,
+) -> PhaseDesign:
+    """The design with the highest final objective over ``starts`` independent starts.
+
+    The first start is ``initial_rad`` (so one start is the plain design); every further one
+    draws uniform random phases of the same shape from ``rng``. The returned trace is the
+    chosen start's.
+    """
+    best = design(initial_rad)
+    for _ in range(starts - 1):
+        candidate = design(rng.uniform(0.0, 2 * np.pi, initial_rad.shape))
+        if candidate.objective_trace[-1] > best.objective_trace[-1]:
+            best = candidate
+    return best
 
 
 class CellFreePowerAllocator(Component, abc.ABC):

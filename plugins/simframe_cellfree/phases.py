@@ -9,7 +9,12 @@ import numpy as np
 
 from simframe import Parameter
 from simframe_cellfree.ap_objective import SumSeByAp
-from simframe_cellfree.interfaces import CellFreePhaseOptimiser, PhaseDesign
+from simframe_cellfree.interfaces import (
+    STARTS,
+    CellFreePhaseOptimiser,
+    PhaseDesign,
+    best_of_starts,
+)
 from simframe_cellfree.uplink import UplinkProblem
 
 
@@ -51,7 +56,12 @@ class CellFreeStepSearch(CellFreePhaseOptimiser):
     objective never falls. After a sweep with a relative gain below ``tolerance`` the step is
     halved; the search stops when the step falls below ``min_step_rad`` or after ``max_sweeps``
     sweeps. Objective: sum over UEs of the closed-form SE at full power with the system's
-    combiner (paper eq. (23)).
+    combiner (paper eq. (23)). With ``starts > 1`` the search runs from further random phases
+    and keeps the best design (:func:`~simframe_cellfree.interfaces.best_of_starts`).
+
+    With a small ``max_sweeps`` this is the paper's budget-limited use of Algorithm 2: it runs
+    "until the target gain is achieved or the maximum number of cycles is reached" and gives
+    "only ... a locally optimal solution" (Section IV-B, Remark 4).
     """
 
     name = "cellfree_step_search"
@@ -68,9 +78,16 @@ class CellFreeStepSearch(CellFreePhaseOptimiser):
             minimum=0.0,
         ),
         Parameter("layer_passes", int, 1, "", "cap on passes per layer visit", minimum=1),
+        STARTS,
     )
 
     def optimise(self, problem, initial_rad, rng):
+        return best_of_starts(
+            lambda start: self._search(problem, start), initial_rad, rng, self.starts
+        )
+
+    def _search(self, problem: UplinkProblem, initial_rad: np.ndarray) -> PhaseDesign:
+        """One step search from ``initial_rad``."""
         phases = initial_rad.copy()
         objective = SumSeByAp(problem, phases)
         trace = [objective.value]
