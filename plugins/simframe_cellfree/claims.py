@@ -153,6 +153,13 @@ class Measurements:
                     found.append(role.setting)
         return found
 
+    def has(self, figure: str, setting: Setting) -> bool:
+        """Whether ``figure`` has an optimised full-power variant at ``setting``."""
+        return figure in self.roles and any(
+            (role.arm, role.power, role.setting) == ("opt", "full", setting)
+            for role in self.roles[figure].values()
+        )
+
     def variant(self, figure: str, arm: str, setting: Setting, power: str = "full") -> str:
         """The variant of ``figure`` with this arm, power and (for its arm) setting."""
         wanted = setting
@@ -552,11 +559,11 @@ def estimate(claim: Claim, measurements: Measurements, setting: Setting) -> Esti
 
 
 def evaluate(measurements: Measurements, setting: Setting = TODAY) -> dict[str, Estimate]:
-    """Every claim whose figure ``measurements`` holds, at ``setting``."""
+    """Every claim whose figure ``measurements`` holds at ``setting``."""
     return {
         claim.key: estimate(claim, measurements, setting)
         for claim in CLAIMS
-        if claim.figure in measurements.datasets
+        if measurements.has(claim.figure, setting)
     }
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from simframe_cellfree.gradient_design import CellFreeGradientDesign
 from simframe_cellfree.network import Cost231RicianNetwork, wrapped_offsets_m
 from simframe_cellfree.phases import CellFreeRandomPhases, CellFreeStepSearch
 from simframe_cellfree.pilots import GreedyPilots, RandomPilots
@@ -163,3 +164,25 @@ def test_pilot_reassignment_after_phase_design_is_an_option():
     assert set(again["pilot"]) == set(range(3))
     np.testing.assert_array_equal(once["phases"], again["phases"])  # same design, then pilots
     assert not np.array_equal(once["se_lsfd_bps_hz"], again["se_lsfd_bps_hz"])
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), starts=st.integers(1, 3))
+@pytest.mark.parametrize(
+    "optimiser",
+    [
+        lambda starts: CellFreeStepSearch(max_sweeps=1, starts=starts),
+        lambda starts: CellFreeGradientDesign(max_iterations=15, starts=starts),
+    ],
+    ids=["step_search", "gradient"],
+)
+def test_best_of_starts_keeps_the_best_design_and_reports_its_phases(optimiser, seed, starts):
+    problem, phases = small_problem(seed, aps=3, ues=4, antennas=2, layers=2, atoms_per_layer=4)
+    single = optimiser(1).optimise(problem, phases, np.random.default_rng(seed))
+    best = optimiser(starts).optimise(problem, phases, np.random.default_rng(seed))
+    assert best.objective_trace[-1] >= single.objective_trace[-1]  # the first start is the same
+    assert np.all(np.isfinite(best.phases_rad)) and best.phases_rad.shape == phases.shape
+    reached = problem.se(problem.terms(best.phases_rad), problem.full_power_w).sum()
+    assert reached == pytest.approx(best.objective_trace[-1], rel=1e-9)
+    if starts == 1:
+        np.testing.assert_array_equal(best.phases_rad, single.phases_rad)
