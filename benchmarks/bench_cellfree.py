@@ -3,7 +3,8 @@
     python benchmarks/bench_cellfree.py [--reference REV] [--repeats N] [--aps 10 20 40]
     python benchmarks/bench_cellfree.py --figures [NAME ...] [--trials T] [--workers 2]
     python benchmarks/bench_cellfree.py --budget-drops 2 [--aps 20] [--budget-optimiser NAME]
-        [--antennas N] [--layers Q] [--atoms M] [--spacing S] [--passive]
+        [--max-sweeps B] [--starts S] [--antennas N] [--layers Q] [--atoms M] [--spacing S]
+        [--passive] [--setup KEY=VALUE ...]
 
 Prints, for this working tree and for the plugins of git revision ``REV`` (default: 3338963,
 the last commit before the per-AP eigenbasis and per-AP sums; extracted with ``git archive`` to a
@@ -18,7 +19,12 @@ With ``--budget-drops D`` it instead runs a phase optimiser (Algorithm 2 unless
 ``--budget-optimiser cellfree_gradient``) with its defaults and with 10x its budget (10x the
 sweeps or iterations, a 10x smaller tolerance; Algorithm 2 also a 10x smaller minimum step) on D
 drops at the first L (other sizes as given), one BLAS thread, and prints the sum SE of both and
-their ratio (the convergence criterion of docs/physics/cellfree.md).
+their ratio (the convergence criterion of docs/physics/cellfree.md). ``--max-sweeps B`` sets
+Algorithm 2's budget (its default is 30 sweeps); ``--setup KEY=VALUE`` sets a parameter of the
+network setup (e.g. ``rician_k_intercept_db=5``). With ``--starts S`` it also runs the
+optimiser at its defaults from S - 1 further independent random starts per drop and prints
+every start's sum SE, their spread and the best of S against the first (``starts``
+parameter of the optimisers).
 
 With ``--figures`` it times whole scenarios (``simframe run ... --workers W``, the configured
 drops unless ``--trials``) and prints the minutes per figure.
@@ -58,10 +64,11 @@ def median_time(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def uplink(passive: bool = False, **network):
+def uplink(passive: bool = False, setup: dict | None = None, **network):
     """The test system: a ``SimCellFreeUplink`` with greedy pilots, random initial phases and
     full power; ``network`` are its size keywords (``aps``, ``ues``, ``antennas``, ...);
-    ``passive`` scales amplifying hops to norm 1."""
+    ``passive`` scales amplifying hops to norm 1; ``setup`` are parameters of the network
+    setup (``Cost231RicianNetwork``)."""
     from simframe_cellfree.network import Cost231RicianNetwork
     from simframe_cellfree.phases import CellFreeRandomPhases
     from simframe_cellfree.pilots import GreedyPilots
@@ -71,7 +78,7 @@ def uplink(passive: bool = False, **network):
 
     return SimCellFreeUplink(
         {
-            "setup": Cost231RicianNetwork(),
+            "setup": Cost231RicianNetwork(**(setup or {})),
             "propagation": RayleighSommerfeldPropagation(passive=passive),
             "pilots": GreedyPilots(),
             "phases": CellFreeRandomPhases(),
@@ -112,17 +119,20 @@ def tenfold(optimiser):
     return type(optimiser)(**{**optimiser.params, **settings})
 
 
-def budget_check(name: str, aps: int, drops: int, network: dict) -> None:
-    """The phase optimiser ``name`` at its defaults vs 10x its budget on ``drops`` drops
-    (seeds 11, 12, ...); prints both sum SEs, their ratio and the wall times."""
+def budget_check(
+    name: str, aps: int, drops: int, network: dict, settings: dict, starts: int = 1
+) -> None:
+    """The phase optimiser ``name`` (with ``settings``) vs 10x its budget on ``drops`` drops
+    (seeds 11, 12, ...); prints both sum SEs, their ratio and the wall times, and with
+    ``starts > 1`` the sum SE of ``starts`` independent starts at the given budget."""
     from simframe_cellfree.gradient_design import CellFreeGradientDesign
     from simframe_cellfree.phases import CellFreeStepSearch
 
     default = {
         "cellfree_step_search": CellFreeStepSearch,
         "cellfree_gradient": CellFreeGradientDesign,
-    }[name]()
-    ratios = []
+    }[name](**settings)
+    ratios, best_gains = [], []
     for seed in range(11, 11 + drops):
         problem, phases = prepared_problem(aps, seed, **network)
         line = [f"{name}, L = {aps} {network or ''}, drop seed {seed}:"]
@@ -137,7 +147,24 @@ def budget_check(name: str, aps: int, drops: int, network: dict) -> None:
             )
         ratios.append(values[0] / values[1])
         print(" ".join(line), f"defaults / 10x = {ratios[-1]:.4f}", flush=True)
+        if starts > 1:
+            rng = np.random.default_rng([seed, 1])  # not the drop's own stream
+            others = [phases] + [
+                rng.uniform(0.0, 2 * np.pi, phases.shape) for _ in range(1, starts)
+            ]
+            reached = [
+                default.optimise(problem, start, None).objective_trace[-1] for start in others
+            ]
+            best_gains.append(max(reached) / reached[0])
+            print(
+                f"  {starts} starts: {' '.join(f'{value:.3f}' for value in reached)}; spread "
+                f"{(max(reached) - min(reached)) / np.mean(reached):.2%} of the mean; best / "
+                f"first = {best_gains[-1]:.4f}",
+                flush=True,
+            )
     print(f"{name}: lowest defaults / 10x over {drops} drops = {min(ratios):.4f}")
+    if best_gains:
+        print(f"{name}: largest best of {starts} starts / first start = {max(best_gains):.4f}")
 
 
 def measure(aps_values: list[int], repeats: int) -> dict[str, dict[int, float]]:
@@ -215,6 +242,15 @@ def main() -> None:
     parser.add_argument("--atoms", type=int, help="budget check: meta-atoms per layer")
     parser.add_argument("--spacing", type=float, help="budget check: atom spacing (wavelengths)")
     parser.add_argument("--passive", action="store_true", help="budget check: passive hops")
+    parser.add_argument("--max-sweeps", type=int, help="budget check: Algorithm 2's budget")
+    parser.add_argument("--starts", type=int, default=1, help="budget check: independent starts")
+    parser.add_argument(
+        "--setup",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="budget check: network setup parameters (e.g. rician_k_intercept_db=5)",
+    )
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--figures",
@@ -237,8 +273,20 @@ def main() -> None:
             "passive": args.passive or None,
         }
         network = {key: value for key, value in sizes.items() if value is not None}
+        if args.setup:
+            network["setup"] = {
+                key: float(value) for key, value in (item.split("=", 1) for item in args.setup)
+            }
+        settings = {} if args.max_sweeps is None else {"max_sweeps": args.max_sweeps}
         with threadpool_limits(1):
-            budget_check(args.budget_optimiser, args.aps[0], args.budget_drops, network)
+            budget_check(
+                args.budget_optimiser,
+                args.aps[0],
+                args.budget_drops,
+                network,
+                settings,
+                args.starts,
+            )
         return
     if args.measure_only:
         print(json.dumps(measure(args.aps, args.repeats)))
