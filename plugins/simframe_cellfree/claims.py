@@ -625,9 +625,15 @@ def claims_table(columns: Mapping[str, dict[str, Estimate]]) -> str:
     return "\n".join(lines)
 
 
-def settings_table(measurements: Measurements, keys: tuple[str, ...] | None = None) -> str:
-    """Markdown: one row per setting, one column per claim (value, interval, verdict), and the
-    calibration score."""
+def settings_table(
+    measurements: Measurements,
+    keys: tuple[str, ...] | None = None,
+    settings: list[Setting] | None = None,
+    labels: Mapping[Setting, str] | None = None,
+) -> str:
+    """Markdown: one row per setting (default: every setting, labelled by
+    :func:`setting_label` unless ``labels`` names it), one column per claim in ``keys``
+    (default: all) with value, interval and ``x`` where it fails, and the calibration score."""
     chosen = [
         c for c in CLAIMS if (keys is None or c.key in keys) and c.figure in measurements.datasets
     ]
@@ -635,14 +641,18 @@ def settings_table(measurements: Measurements, keys: tuple[str, ...] | None = No
         "| setting | " + " | ".join(c.key for c in chosen) + " | required | held | closeness |",
         "| --- | " + " | ".join("---" for _ in chosen) + " | --- | --- | --- |",
     ]
-    for setting in measurements.settings():
+    for setting in measurements.settings() if settings is None else settings:
         estimates = evaluate(measurements, setting)
         result = score(estimates)
         cells = [
-            f"{_cell(c, estimates[c.key])}{'' if estimates[c.key].holds else ' x'}" for c in chosen
+            "-"
+            if c.key not in estimates
+            else f"{_cell(c, estimates[c.key])}{'' if estimates[c.key].holds else ' x'}"
+            for c in chosen
         ]
+        label = (labels or {}).get(setting, setting_label(setting))
         lines.append(
-            f"| {setting_label(setting)} | "
+            f"| {label} | "
             + " | ".join(cells)
             + f" | {'yes' if result.feasible else 'no'} | {result.held} | {result.closeness:.3f} |"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,16 @@ from simframe_cellfree.claims import CLAIMS, Measurements, evaluate
 from simframe_cellfree.summary import se_summary
 
 SCENARIOS = Path(__file__).parents[2] / "scenarios"
-SMALL = ["system.ues=5", "phases.max_iterations=20"]
+SMALL = ["system.ues=5"]
+GRADIENT_SMALL = ["phases.max_iterations=20"]
+FIGURES = (
+    "cellfree_se_vs_aps",
+    "cellfree_fixed_total_atoms",
+    "cellfree_se_vs_antennas",
+    "cellfree_layers_atoms",
+    "cellfree_atom_spacing",
+    "cellfree_power_cdf",
+)
 REDUCED = {
     "cellfree_se_vs_aps": ["sweep.system.aps=[2, 4]", "system.atoms_per_layer=4"],
     "cellfree_fixed_total_atoms": ["sweep.system.aps=[10, 12]", "system.total_atoms=240"],
@@ -44,6 +54,8 @@ REDUCED = {
     "cellfree_sensitivity_atom_spacing": ["system.aps=3", "system.atoms_per_layer=4"],
     "cellfree_sensitivity_power_cdf": ["system.aps=3", "system.atoms_per_layer=4"],
 }
+# The calibrated files have today's sweeps and the step search (no iteration cap to shorten).
+REDUCED |= {f"{name}_calibrated": REDUCED[name] for name in FIGURES}
 STUDY = {
     "fig2": "cellfree_sensitivity_se_vs_aps",
     "fig3": "cellfree_sensitivity_fixed_total_atoms",
@@ -74,7 +86,8 @@ def reduced_run(name: str, folder: Path) -> xr.Dataset:
     output = folder / f"{name}.nc"
     if output.exists():
         return xr.open_dataset(output)
-    overrides = [arg for item in SMALL + REDUCED[name] for arg in ("--set", item)]
+    small = SMALL + ([] if name.endswith("_calibrated") else GRADIENT_SMALL)
+    overrides = [arg for item in small + REDUCED[name] for arg in ("--set", item)]
     return run_scenario(name, output, "--trials", "2", "--workers", "1", *overrides)
 
 
@@ -110,3 +123,22 @@ def test_reduced_study_measures_every_claim_at_every_setting(reduced_folder):
 def test_full_scenario_runs(name, tmp_path):
     with run_scenario(name, tmp_path / f"{name}.nc") as dataset:
         assert np.all(np.isfinite(se_summary(dataset)["mean_se_bps_hz"].values))
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_calibrated_files_keep_todays_sweep_variants_seed_and_system(name):
+    today = tomllib.loads((SCENARIOS / f"{name}.toml").read_text())
+    calibrated = tomllib.loads((SCENARIOS / f"{name}_calibrated.toml").read_text())
+    for key in ("trials", "seed", "system", "sweep"):
+        assert calibrated.get(key) == today.get(key), key
+    assert calibrated["variants"].keys() == today["variants"].keys()
+    design = calibrated["phases"]
+    assert design["model"] == "cellfree_step_search" and design["max_sweeps"] >= 1
+    for variant, body in calibrated["variants"].items():
+        before = today["variants"][variant]
+        assert body.keys() == before.keys()
+        if before.get("phases", {}).get("model") == "cellfree_gradient":
+            assert body["phases"] == design  # the designed variants use the calibrated budget
+        else:
+            assert body == before
+    assert set(calibrated["setup"]) == {"model", "rician_k_intercept_db"}
