@@ -16,7 +16,11 @@ several settings of the open choices (the sensitivity study) and each is measure
 CF and random-phase variants of the same setting, on the same drops.
 
 ``python -m simframe_cellfree.claims --fig2 A.nc --fig3 B.nc --fig4 C.nc --table1 D.nc
---fig9 E.nc [--settings]`` prints the claims table (``--settings``: one row per setting).
+--fig9 E.nc`` prints the claims table; ``--settings`` prints one row per setting instead
+(``--rank``: best first by the calibration objective; ``--one-choice``: only the settings that
+change one open choice; ``--claims KEY,...``: those columns only). ``--column NAME=DIR``
+(repeatable) takes the figures' datasets from a directory, by the names ``simframe run`` gives
+them, and puts the settings side by side.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import tomllib
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -125,6 +130,49 @@ def setting_label(setting: Setting) -> str:
     if not setting:
         return "today"
     return ", ".join(f"{key} = {value}" for key, value in sorted(setting, key=str))
+
+
+_READABLE = {
+    "system.los_response": "LoS {}",
+    "system.atoms_per_layer": "M = {}",
+    "setup.area_side_m": "area {:g} m",
+    "system.ues": "K = {}",
+    "system.tau_p": "tau_p = {}",
+    "phases.max_iterations": "gradient, at most {} iterations",
+    "phases.starts": "best of {} starts",
+}
+
+
+def describe(setting: Setting) -> str:
+    """A short reading of a setting ("Algorithm 2, 6 sweeps, kappa intercept 5 dB"); keys it
+    has no words for are written as ``key = value``."""
+    if not setting:
+        return "today"
+    values = dict(setting)
+    parts = []
+    if values.pop("phases.model", None) == "cellfree_step_search":
+        sweeps = values.pop("phases.max_sweeps", None)
+        plural = "" if sweeps == 1 else "s"
+        parts.append("Algorithm 2" + ("" if sweeps is None else f", {sweeps} sweep{plural}"))
+    intercept = values.pop("setup.rician_k_intercept_db", None)
+    slope = values.pop("setup.rician_k_slope_db_per_m", None)
+    if slope == 0.0:
+        parts.append(f"kappa fixed at {intercept or 0.0:g} dB")
+    else:
+        if intercept is not None:
+            parts.append(f"kappa intercept {intercept:g} dB")
+        if slope is not None:
+            parts.append(f"kappa slope {slope:g} dB/m")
+    for key in [k for k in _READABLE if k in values]:
+        parts.append(_READABLE[key].format(values.pop(key)))
+    parts += [f"{key} = {value}" for key, value in sorted(values.items(), key=str)]
+    return ", ".join(parts)
+
+
+def one_choice(setting: Setting) -> bool:
+    """Whether ``setting`` changes at most one table (the phase design, the network setup, the
+    system or the propagation): one open choice at a time, as the sensitivity study varies."""
+    return len({key.split(".", 1)[0] for key, _ in setting}) <= 1
 
 
 class Measurements:
@@ -630,10 +678,13 @@ def settings_table(
     keys: tuple[str, ...] | None = None,
     settings: list[Setting] | None = None,
     labels: Mapping[Setting, str] | None = None,
+    rank: bool = False,
 ) -> str:
     """Markdown: one row per setting (default: every setting, labelled by
     :func:`setting_label` unless ``labels`` names it), one column per claim in ``keys``
-    (default: all) with value, interval and ``x`` where it fails, and the calibration score."""
+    (default: all) with value, interval and ``x`` where it fails, and the calibration score
+    (``held``: the other claims that hold, of those measured). ``rank`` orders the rows by
+    the calibration objective (:class:`Score`), best first."""
     chosen = [
         c for c in CLAIMS if (keys is None or c.key in keys) and c.figure in measurements.datasets
     ]
@@ -641,9 +692,14 @@ def settings_table(
         "| setting | " + " | ".join(c.key for c in chosen) + " | required | held | closeness |",
         "| --- | " + " | ".join("---" for _ in chosen) + " | --- | --- | --- |",
     ]
+    rows = []
     for setting in measurements.settings() if settings is None else settings:
         estimates = evaluate(measurements, setting)
-        result = score(estimates)
+        rows.append((setting, estimates, score(estimates)))
+    if rank:
+        rows.sort(key=lambda row: row[2].key(), reverse=True)
+    for setting, estimates, result in rows:
+        measured = sum(1 for key in estimates if key not in REQUIRED)
         cells = [
             "-"
             if c.key not in estimates
@@ -654,30 +710,101 @@ def settings_table(
         lines.append(
             f"| {label} | "
             + " | ".join(cells)
-            + f" | {'yes' if result.feasible else 'no'} | {result.held} | {result.closeness:.3f} |"
+            + f" | {'yes' if result.feasible else 'no'} | {result.held} of {measured}"
+            + f" | {result.closeness:.3f} |"
         )
     return "\n".join(lines)
+
+
+STEMS = {
+    "fig2": "se_vs_aps",
+    "fig3": "fixed_total_atoms",
+    "fig4": "se_vs_antennas",
+    "table1": "atom_spacing",
+    "fig9": "power_cdf",
+}
+"""The scenario of each figure: ``scenarios/cellfree_STEM.toml`` (today's setting),
+``cellfree_STEM_calibrated.toml`` and ``cellfree_sensitivity_STEM.toml``."""
+
+
+def load_directory(folder: str | Path) -> dict[str, xr.Dataset]:
+    """The figures' datasets in ``folder``, found by the names ``simframe run`` gives them
+    (``cellfree_STEM.nc``, ``cellfree_STEM_calibrated.nc`` or ``cellfree_sensitivity_STEM.nc``,
+    see :data:`STEMS`); a figure with none is left out, one with several is an error."""
+    found = {}
+    for figure, stem in STEMS.items():
+        names = (f"cellfree_{stem}", f"cellfree_{stem}_calibrated", f"cellfree_sensitivity_{stem}")
+        paths = [
+            Path(folder) / f"{name}.nc" for name in names if (Path(folder) / f"{name}.nc").exists()
+        ]
+        if len(paths) > 1:
+            raise ValueError(f"{folder}: several datasets of {figure}: {[p.name for p in paths]}")
+        if paths:
+            found[figure] = xr.open_dataset(paths[0])
+    return found
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for figure in FIGURES:
         parser.add_argument(f"--{figure}", metavar="FILE.nc", help=f"dataset of {figure}")
+    parser.add_argument(
+        "--column",
+        metavar="NAME=DIR",
+        action="append",
+        default=[],
+        help="a column of the claims table from the datasets in DIR (load_directory); repeat "
+        "it to compare settings side by side",
+    )
     parser.add_argument("--settings", action="store_true", help="one row per setting")
+    parser.add_argument(
+        "--rank", action="store_true", help="with --settings: best first by the objective"
+    )
+    parser.add_argument(
+        "--one-choice",
+        action="store_true",
+        help="with --settings: only settings that change one open choice (one table)",
+    )
+    parser.add_argument(
+        "--claims", metavar="KEY,...", help="with --settings: these claims' columns only"
+    )
     parser.add_argument("--draws", type=int, default=BOOTSTRAP_DRAWS, help="bootstrap resamples")
     args = parser.parse_args(argv)
+    sources = {}
+    for column in args.column:
+        name, _, folder = column.partition("=")
+        if not folder:
+            parser.error(f"--column {column!r}: expected NAME=DIR")
+        sources[name] = load_directory(folder)
     datasets = {
         figure: xr.open_dataset(getattr(args, figure))
         for figure in FIGURES
         if getattr(args, figure)
     }
-    if not datasets:
+    if datasets:
+        sources["ours"] = datasets
+    if not any(sources.values()):
         parser.error("give at least one dataset")
-    measurements = Measurements(datasets, args.draws)
     if args.settings:
-        print(settings_table(measurements))
+        if len(sources) > 1:
+            parser.error("--settings takes one set of datasets")
+        measurements = Measurements(next(iter(sources.values())), args.draws)
+        chosen = measurements.settings()
+        if args.one_choice:
+            chosen = [setting for setting in chosen if one_choice(setting)]
+        keys = None
+        if args.claims:
+            keys = tuple(args.claims.split(","))
+            unknown = set(keys) - {claim.key for claim in CLAIMS}
+            if unknown:
+                parser.error(f"unknown claims {sorted(unknown)}")
+        labels = {setting: describe(setting) for setting in chosen}
+        print(settings_table(measurements, keys, chosen, labels, rank=args.rank))
     else:
-        print(claims_table({"ours": evaluate(measurements)}))
+        columns = {
+            name: evaluate(Measurements(found, args.draws)) for name, found in sources.items()
+        }
+        print(claims_table(columns))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,11 @@ from simframe_cellfree.claims import (
     Measurements,
     Setting,
     claims_table,
+    describe,
     evaluate,
+    load_directory,
+    main,
+    one_choice,
     score,
     setting_label,
     settings_table,
@@ -178,3 +182,41 @@ def test_settings_table_has_a_row_per_setting():
         "| setup.rician_k_intercept_db = 5.0",
         "| system.atoms_per_layer = 9",
     ]
+
+
+def test_settings_read_as_words_and_one_choice_changes_one_table():
+    two_sweeps = Setting({("phases.model", "cellfree_step_search"), ("phases.max_sweeps", 2)})
+    fixed = Setting({("setup.rician_k_intercept_db", 10.0), ("setup.rician_k_slope_db_per_m", 0.0)})
+    assert describe(TODAY) == "today"
+    assert describe(two_sweeps | KAPPA) == "Algorithm 2, 2 sweeps, kappa intercept 5 dB"
+    assert describe(fixed) == "kappa fixed at 10 dB"
+    assert describe(ATOMS) == "M = 9"
+    assert describe(Setting({("system.thickness_wavelengths", 3.0)})) == (
+        "system.thickness_wavelengths = 3.0"
+    )
+    assert one_choice(TODAY) and one_choice(two_sweeps) and one_choice(fixed)
+    assert not one_choice(two_sweeps | KAPPA)
+
+
+def test_ranked_settings_table_puts_the_best_score_first(capsys):
+    per_drop = np.ones((3, 4))
+    factors = {name: 1.0 for name in fig2_dataset_names()}
+    factors |= {"sim_optimised_phases": 0.5, "opt_kappa": 1.4}  # only the kappa setting helps
+    measurements = Measurements({"fig2": fig2_dataset(factors, per_drop)}, draws=10)
+    rows = settings_table(measurements, rank=True).splitlines()[2:]
+    assert rows[0].startswith("| setup.rician_k_intercept_db = 5.0 |")
+    assert rows[0].split(" | ")[-2].endswith(" of 4")  # held, of the other fig2 claims measured
+
+
+def test_columns_come_from_directories_by_the_names_simframe_run_gives(tmp_path, capsys):
+    factors = {name: 1.0 for name in fig2_dataset_names()} | {"sim_optimised_phases": 1.5}
+    for folder, name in (("a", "cellfree_se_vs_aps"), ("b", "cellfree_se_vs_aps_calibrated")):
+        (tmp_path / folder).mkdir()
+        fig2_dataset(factors, np.ones((3, 4))).to_netcdf(tmp_path / folder / f"{name}.nc")
+    main(["--column", f"today={tmp_path / 'a'}", "--column", f"cal={tmp_path / 'b'}"])
+    table = capsys.readouterr().out
+    assert "| claim | paper | holds if | today | cal |" in table
+    assert "| optimised SIM vs CF, 10 APs (mean SE) | 33 % | +20 % to +80 % | +50" in table
+    (tmp_path / "a" / "cellfree_se_vs_aps_calibrated.nc").write_bytes(b"")
+    with pytest.raises(ValueError, match="several datasets of fig2"):
+        load_directory(tmp_path / "a")
