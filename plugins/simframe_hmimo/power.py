@@ -58,6 +58,11 @@ class Wmmse(HmimoPowerAllocator):
     ``v_s = Re(w_s conj(u_s) H_ss) / (sum_k w_k |u_k|^2 |H_ks|^2 + mu)``, ``mu >= 0`` by bisection
     so that ``sum v_s^2 <= P_t``. Scaling every power up never lowers a SINR of eq. (5), so a
     solution below the budget is scaled up to it. Returns the best iterate by rate.
+
+    The update is multiplicative in ``v_s``: a stream started at (nearly) zero power stays there.
+    So when ``initial_w`` is given, WMMSE runs from it and from equal powers, and the better
+    result is returned: a stream that an earlier allocation switched off comes back when the
+    powers alone call for it.
     """
 
     name = "wmmse"
@@ -67,8 +72,16 @@ class Wmmse(HmimoPowerAllocator):
     )
 
     def allocate(self, channel, noise_w, budget_w, initial_w=None):
-        streams = channel.shape[0]
-        start = np.full(streams, budget_w / streams) if initial_w is None else initial_w
+        equal = np.full(channel.shape[0], budget_w / channel.shape[0])
+        powers, rate = self._iterate(channel, noise_w, budget_w, equal)
+        if initial_w is not None:
+            started, started_rate = self._iterate(channel, noise_w, budget_w, initial_w)
+            if started_rate >= rate:
+                powers = started
+        return powers
+
+    def _iterate(self, channel, noise_w, budget_w, start) -> tuple[np.ndarray, float]:
+        """WMMSE from ``start``: the best iterate's powers (scaled to the budget) and rate."""
         v = np.sqrt(np.maximum(start, 0.0))
         gains = np.abs(channel) ** 2
         direct = np.diag(channel)
@@ -86,7 +99,8 @@ class Wmmse(HmimoPowerAllocator):
             if abs(rate - previous) <= self.tolerance * max(abs(rate), 1e-12):
                 break
             previous = rate
-        return best_powers * (budget_w / best_powers.sum())
+        powers = best_powers * (budget_w / best_powers.sum())
+        return powers, rate_bps_hz(channel, powers, noise_w)
 
 
 def _budgeted(numerator: np.ndarray, denominator: np.ndarray, budget_w: float) -> np.ndarray:

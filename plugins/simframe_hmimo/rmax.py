@@ -65,6 +65,16 @@ class RateMaximisation(HmimoPhaseOptimiser):
             minimum=0.0,
             maximum=1.0,
         ),
+        Parameter(
+            "min_power_share",
+            float,
+            1e-2,
+            "1",
+            "a power step may not take a stream below this share of P_t / S until the phases "
+            "have converged with every stream on; 0 = no guard",
+            minimum=0.0,
+            maximum=1.0,
+        ),
     )
 
     @property
@@ -77,6 +87,7 @@ class RateMaximisation(HmimoPhaseOptimiser):
             tolerance=self.tolerance,
             power_schedule=self.power_schedule,
             preconditioner_exponent=self.preconditioner_exponent,
+            min_power_share=self.min_power_share,
         )
 
     def optimise(self, link, allocator, rng):
@@ -93,8 +104,7 @@ class RateMaximisation(HmimoPhaseOptimiser):
         starts = [block.link(b).random_phases(rng) for b, rng in enumerate(rngs)]
         tx = np.stack([start[0] for start in starts])
         rx = np.stack([start[1] for start in starts])
-        powers = np.full((len(block), block.antennas), block.budget_w / block.antennas)
-        return tx, rx, powers
+        return tx, rx, equal_powers(block)
 
     def maximise_from(
         self,
@@ -119,12 +129,15 @@ class RateMaximisation(HmimoPhaseOptimiser):
 
 
 class HybridOptimisation(RateMaximisation):
-    """Hybrid, paper 000 Section V: IMin's phases (and powers) initialise RMax.
+    """Hybrid, paper 000 Section V: IMin's phases initialise RMax.
 
     Runs Algorithm 2 exactly as the ``imin`` optimiser does (random phases from the trial's
-    stream, ``imin_max_sweeps`` sweeps, water-filling), then RMax from its phases and powers with
-    the power slot. Since RMax never lowers the rate, Hybrid's rate is at least IMin's (with
-    water-filling) on the same trial. The trace is RMax's.
+    stream, ``imin_max_sweeps`` sweeps), then RMax from its phases with equal powers, as
+    Algorithm 1 starts ("the phase shifts returned by Algorithm 2 are used to initialize
+    Algorithm 1"). IMin's water-filling gives no power to streams with a weak direct gain, and
+    RMax could not bring such a stream back (see :mod:`simframe_hmimo.rate_ascent`). The
+    trace is RMax's, starting at IMin's phases with equal powers; ``iterations`` counts IMin's
+    sweeps and RMax's outer iterations.
     """
 
     name = "hybrid"
@@ -136,15 +149,15 @@ class HybridOptimisation(RateMaximisation):
 
     def optimise_block(self, block, allocator, rngs):
         starts = self.imin_results(block, rngs)
-        results = self.maximise_from(block, allocator, *_stacked(starts))
+        results = self.maximise_from(block, allocator, *self._from_imin(block, starts))
         return [
             replace(result, iterations=start.iterations + result.iterations)
             for start, result in zip(starts, results, strict=True)
         ]
 
     def starts(self, block, rngs):
-        """IMin's phases and powers per trial (see :meth:`imin_results`)."""
-        return _stacked(self.imin_results(block, rngs))
+        """IMin's phases per trial (see :meth:`imin_results`) and equal powers."""
+        return self._from_imin(block, self.imin_results(block, rngs))
 
     def imin_results(self, block: LinkBlock, rngs: list[np.random.Generator]) -> list[PhaseResult]:
         """Algorithm 2 with water-filling on every trial, from the trial's stream."""
@@ -153,11 +166,18 @@ class HybridOptimisation(RateMaximisation):
         )
         return [imin.optimise(block.link(b), WaterFilling(), rng) for b, rng in enumerate(rngs)]
 
+    @staticmethod
+    def _from_imin(
+        block: LinkBlock, results: list[PhaseResult]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """TX and RX phases of ``results`` stacked over the trials, and equal powers."""
+        return (
+            np.stack([result.tx_phases for result in results]),
+            np.stack([result.rx_phases for result in results]),
+            equal_powers(block),
+        )
 
-def _stacked(results: list[PhaseResult]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """TX phases, RX phases and powers of ``results`` stacked over the trials."""
-    return (
-        np.stack([result.tx_phases for result in results]),
-        np.stack([result.rx_phases for result in results]),
-        np.stack([result.powers_w for result in results]),
-    )
+
+def equal_powers(block: LinkBlock) -> np.ndarray:
+    """``P_t / S`` on every stream of every trial of ``block``, ``(B, S)``."""
+    return np.full((len(block), block.antennas), block.budget_w / block.antennas)

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from simframe_hmimo.imin import InterferenceMinimisation, off_diagonal_power
+from simframe_hmimo.interfaces import HmimoLink
+from simframe_hmimo.link import sinr
 from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.power import WaterFilling, Wmmse
 from simframe_hmimo.projected_gradient import ProjectedGradientFit
@@ -17,6 +19,7 @@ from simframe_hmimo.rate_ascent import angle_gradient
 from simframe_hmimo.rmax import HybridOptimisation, RateMaximisation
 
 from tests.hmimo.links import random_link
+from tests.hmimo.test_system import make_system
 
 OPTIMISERS = [
     RandomPhases(),
@@ -105,7 +108,9 @@ def test_rmax_improves_on_its_random_start():
 
 @settings(max_examples=8, deadline=None)
 @given(sizes=small_sizes, seed=st.integers(0, 2**32 - 1))
-def test_hybrid_is_at_least_imin_on_the_same_trial(sizes, seed):
+def test_hybrid_starts_at_imins_phases_with_equal_powers(sizes, seed):
+    """Hybrid = RMax from IMin's phases and equal powers: its trace starts at that rate and
+    never falls below it."""
     link = random_link(np.random.default_rng(seed), *sizes)
     imin = InterferenceMinimisation(max_sweeps=5).optimise(
         link, WaterFilling(), np.random.default_rng(seed + 1)
@@ -113,9 +118,36 @@ def test_hybrid_is_at_least_imin_on_the_same_trial(sizes, seed):
     hybrid = HybridOptimisation(
         imin_max_sweeps=5, max_outer_iterations=2, inner_iterations=10
     ).optimise(link, Wmmse(), np.random.default_rng(seed + 1))
-    imin_rate = link.rate_bps_hz(imin.tx_phases, imin.rx_phases, imin.powers_w)
+    equal = np.full(link.antennas, link.budget_w / link.antennas)
+    start_rate = link.rate_bps_hz(imin.tx_phases, imin.rx_phases, equal)
     hybrid_rate = link.rate_bps_hz(hybrid.tx_phases, hybrid.rx_phases, hybrid.powers_w)
-    assert hybrid_rate >= imin_rate - 1e-9
+    assert hybrid.objective_trace[0] == pytest.approx(start_rate, rel=1e-12)
+    assert hybrid_rate >= start_rate - 1e-9
+
+
+def test_rmax_keeps_every_stream_on_the_amplifying_link():
+    """Paper 000's link at L = K = 10 (4 x 4 atoms per layer, amplifying hops, about 80 dB SINR
+    once optimised). Without the power guard (``min_power_share = 0``), the power step after
+    the first outer iteration switches a weak stream off on both channels; the phase gradient
+    then ignores it and WMMSE cannot bring it back. With the guard every stream ends above
+    0 dB."""
+    system = make_system(tx_atoms=16, rx_atoms=16, tx_layers=10, rx_layers=10)
+    rng = np.random.default_rng(1)
+    links = [
+        HmimoLink(system.tx_hops, system.rx_hops, system.draw(rng), system.noise_w, system.budget_w)
+        for _ in range(2)
+    ]
+
+    def optimised(**params):
+        return RateMaximisation(**params).optimise_block(
+            LinkBlock.of_links(links), Wmmse(), [np.random.default_rng([3, b]) for b in range(2)]
+        )
+
+    for result in optimised(max_outer_iterations=3, min_power_share=0.0):
+        assert result.powers_w.min() < 1e-6 * system.budget_w
+    for link, result in zip(links, optimised(), strict=True):
+        channel = link.effective_channel(result.tx_phases, result.rx_phases)
+        assert sinr(channel, result.powers_w, link.noise_w).min() > 1.0
 
 
 def test_pg_fit_lowers_the_nmse_and_scaled_rate_is_flagged():

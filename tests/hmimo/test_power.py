@@ -95,3 +95,23 @@ def test_wmmse_gives_no_power_to_a_stream_with_a_zero_channel_column():
     powers = Wmmse().allocate(h, 1e-3, 1.0)
     assert np.all(np.isfinite(powers)) and powers[1] == 0.0
     assert rate_bps_hz(h, powers, 1e-3) > rate_bps_hz(h, np.full(3, 1 / 3), 1e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    streams=st.integers(2, 5),
+    cross=st.floats(0.0, 1.5),
+    noise_w=st.floats(1e-6, 1.0),
+    off=st.integers(0, 4),
+)
+def test_wmmse_brings_back_a_stream_started_without_power(seed, streams, cross, noise_w, off):
+    """WMMSE's update is multiplicative: from a zero power alone it could never revive the
+    stream. Started from powers with one stream off, it is at least as good as from equal
+    powers."""
+    h = random_channel(seed, streams, cross)
+    start = np.full(streams, 1.0 / (streams - 1))
+    start[off % streams] = 0.0
+    revived = Wmmse().allocate(h, noise_w, 1.0, initial_w=start)
+    fresh = Wmmse().allocate(h, noise_w, 1.0)
+    assert rate_bps_hz(h, revived, noise_w) >= rate_bps_hz(h, fresh, noise_w) - 1e-12
