@@ -80,8 +80,7 @@ def paper_block(layers: int, trials: int, seed: int = 2025) -> LinkBlock:
     """``trials`` channels of the Fig. 1 link at L = K = ``layers``."""
     system = fig1_system(layers)
     rng = np.random.default_rng(seed)
-    links = [drawn_link(system, rng) for _ in range(trials)]
-    return LinkBlock.of_links(links, reference_channel=system.reference_channel)
+    return LinkBlock.of_links([drawn_link(system, rng) for _ in range(trials)])
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ def fig1_channels(layers: int, trials: int) -> Channels:
         ).spawn(2)
         links.append(drawn_link(system, np.random.default_rng(channel_seed)))
         seeds.append(algorithm_seed)
-    return Channels(LinkBlock.of_links(links, reference_channel=system.reference_channel), seeds)
+    return Channels(LinkBlock.of_links(links), seeds)
 
 
 def seeded_channels(layers: int, trials: int) -> Channels:
