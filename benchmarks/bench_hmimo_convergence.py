@@ -12,10 +12,10 @@ the cost of one evaluation.
      stream SINR (a stream switched off shows as about -3000 dB);
    - **test 1**, the default's rate against 10x its outer-iteration budget with no early stop,
      from the same start;
-   - **test 2**, against the best of ``--starts`` independent starts (the method's own
-     per-trial start from other streams: random phases, or another IMin run for Hybrid) and of
-     a restart from the default's phases with equal powers, all at the defaults. A trap passes
-     test 1 (10x the budget ends in it too) but not test 2.
+   - **test 2**, against the best of ``--starts`` independent starts (other random phases, so
+     for Hybrid another IMin run) and of a restart from the default's phases with equal
+     powers, all at the defaults. A trap passes test 1 (10x the budget ends in it too) but
+     not test 2.
 
    The standard of docs/reproductions/paper000.md: the mean over the channels within 1 % of
    each test's mean. The worst channel is printed too.
@@ -192,16 +192,9 @@ def run(
     settings=None,
     initial: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> Run:
-    """``method`` from its default start (``start`` 0), from its own per-trial start with the
-    independent streams of start number ``start`` >= 1, or from ``initial`` phases and powers.
-    The first run of a shared start includes the reference run in its seconds."""
+    """``method`` from its start number ``start`` (or from ``initial`` phases and powers)."""
     began = time.perf_counter()
-    if initial is not None:
-        tx, rx, powers = initial
-    elif start == 0:
-        tx, rx, powers = method.starts(channels.block, Wmmse(), channels.rngs())
-    else:
-        tx, rx, powers = method.own_starts(channels.block, channels.rngs(start))
+    tx, rx, powers = initial or method.starts(channels.block, channels.rngs(start))
     start_s = time.perf_counter() - began
     result = maximise_rates(channels.block, Wmmse(), tx, rx, powers, settings or method.settings)
     return Run(result, start_s)

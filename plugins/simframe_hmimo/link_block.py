@@ -61,10 +61,6 @@ class LinkBlock(SimShapes):
     ``channels`` is ``(B, M, N)``, one ``H~`` per trial (what the optimiser may design on);
     ``tx_hops``/``rx_hops``, ``noise_w`` and ``budget_w`` are shared. ``backend`` says where the
     hop products run; arguments and results are numpy arrays either way.
-    ``reference_channel`` (``(M, N)`` or ``None``) is one more ``H~`` of the sweep point's
-    channel distribution, drawn by a fixed rule that depends on the point alone (never on the
-    trials of the block), so that an optimiser may share work across the trials of a point
-    (see ``start = "shared"`` of :class:`~simframe_hmimo.rmax.RateMaximisation`).
     """
 
     tx_hops: tuple[np.ndarray, ...]
@@ -73,15 +69,9 @@ class LinkBlock(SimShapes):
     noise_w: float
     budget_w: float
     backend: Backend = field(default_factory=Backend)
-    reference_channel: np.ndarray | None = None
 
     @classmethod
-    def of_links(
-        cls,
-        links: list[HmimoLink],
-        backend: Backend | None = None,
-        reference_channel: np.ndarray | None = None,
-    ) -> LinkBlock:
+    def of_links(cls, links: list[HmimoLink], backend: Backend | None = None) -> LinkBlock:
         """The block of ``links``, which must share hops, noise and budget."""
         first = links[0]
         for link in links[1:]:
@@ -99,27 +89,10 @@ class LinkBlock(SimShapes):
             first.noise_w,
             first.budget_w,
             backend or Backend(),
-            reference_channel,
         )
 
     def __len__(self) -> int:
         return len(self.channels)
-
-    def reference_block(self) -> LinkBlock:
-        """The block of the reference channel alone (same hops, noise, budget and backend)."""
-        if self.reference_channel is None:
-            raise ValueError(
-                "this block has no reference_channel: the sim_hmimo_link system gives one; for "
-                "links of your own, pass LinkBlock.of_links(links, reference_channel=...)"
-            )
-        return LinkBlock(
-            self.tx_hops,
-            self.rx_hops,
-            self.reference_channel[None],
-            self.noise_w,
-            self.budget_w,
-            self.backend,
-        )
 
     def link(self, trial: int) -> HmimoLink:
         """The per-trial link of trial ``trial`` of the block."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
 from dataclasses import replace
 
 import numpy as np
@@ -14,12 +12,6 @@ from simframe_hmimo.interfaces import HmimoPhaseOptimiser, HmimoPowerAllocator, 
 from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.power import WaterFilling
 from simframe_hmimo.rate_ascent import POWER_SCHEDULES, AscentSettings, maximise_rates
-
-STARTS = ("own", "shared")
-REFERENCE_START_SEED = 20240522
-"""Seed of the start (random phases, or IMin's) of the run on a point's reference channel."""
-REFERENCES_KEPT = 4
-"""Reference runs an optimiser keeps (sweep points in flight in one worker)."""
 
 
 class RateMaximisation(HmimoPhaseOptimiser):
@@ -74,15 +66,6 @@ class RateMaximisation(HmimoPhaseOptimiser):
             maximum=1.0,
         ),
         Parameter(
-            "start",
-            str,
-            "own",
-            help="own: each trial from its own start (random phases; IMin's for Hybrid); "
-            "shared: every trial from the phases this method reaches on the sweep point's "
-            "reference channel (one run per point and worker process)",
-            choices=STARTS,
-        ),
-        Parameter(
             "min_power_share",
             float,
             1e-2,
@@ -107,54 +90,21 @@ class RateMaximisation(HmimoPhaseOptimiser):
             min_power_share=self.min_power_share,
         )
 
-    def __init__(self, **params):
-        super().__init__(**params)
-        self._references: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-
     def optimise(self, link, allocator, rng):
         return self.optimise_block(LinkBlock.of_links([link]), allocator, [rng])[0]
 
     def optimise_block(self, block, allocator, rngs):
-        return self.maximise_from(block, allocator, *self.starts(block, allocator, rngs))
+        return self.maximise_from(block, allocator, *self.starts(block, rngs))
 
     def starts(
-        self,
-        block: LinkBlock,
-        allocator: HmimoPowerAllocator,
-        rngs: list[np.random.Generator],
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """TX phases, RX phases and powers each trial starts from (``start``), equal powers."""
-        if self.start == "own":
-            return self.own_starts(block, rngs)
-        tx, rx = self.shared_phases(block, allocator)
-        trials = len(block)
-        return np.repeat(tx[None], trials, 0), np.repeat(rx[None], trials, 0), equal_powers(block)
-
-    def own_starts(
         self, block: LinkBlock, rngs: list[np.random.Generator]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Random phases from each trial's stream (Algorithm 1), equal powers."""
+        """TX phases, RX phases and powers each trial starts from: random phases from the
+        trial's stream, equal powers."""
         starts = [block.link(b).random_phases(rng) for b, rng in enumerate(rngs)]
         tx = np.stack([start[0] for start in starts])
         rx = np.stack([start[1] for start in starts])
         return tx, rx, equal_powers(block)
-
-    def shared_phases(
-        self, block: LinkBlock, allocator: HmimoPowerAllocator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The phases this method reaches on ``block.reference_channel`` from its own start
-        (stream ``REFERENCE_START_SEED``): a function of the sweep point alone, computed once
-        per point in each process and kept for the point's other blocks."""
-        key = _point_key(block, allocator)
-        if key not in self._references:
-            reference = block.reference_block()
-            rng = np.random.default_rng(REFERENCE_START_SEED)
-            (result,) = self.maximise_from(reference, allocator, *self.own_starts(reference, [rng]))
-            self._references[key] = (result.tx_phases, result.rx_phases)
-            while len(self._references) > REFERENCES_KEPT:
-                self._references.popitem(last=False)
-        self._references.move_to_end(key)
-        return self._references[key]
 
     def maximise_from(
         self,
@@ -198,8 +148,6 @@ class HybridOptimisation(RateMaximisation):
     )
 
     def optimise_block(self, block, allocator, rngs):
-        if self.start == "shared":
-            return super().optimise_block(block, allocator, rngs)
         starts = self.imin_results(block, rngs)
         results = self.maximise_from(block, allocator, *self._from_imin(block, starts))
         return [
@@ -207,7 +155,7 @@ class HybridOptimisation(RateMaximisation):
             for start, result in zip(starts, results, strict=True)
         ]
 
-    def own_starts(self, block, rngs):
+    def starts(self, block, rngs):
         """IMin's phases per trial (see :meth:`imin_results`) and equal powers."""
         return self._from_imin(block, self.imin_results(block, rngs))
 
@@ -233,13 +181,3 @@ class HybridOptimisation(RateMaximisation):
 def equal_powers(block: LinkBlock) -> np.ndarray:
     """``P_t / S`` on every stream of every trial of ``block``, ``(B, S)``."""
     return np.full((len(block), block.antennas), block.budget_w / block.antennas)
-
-
-def _point_key(block: LinkBlock, allocator: HmimoPowerAllocator) -> str:
-    """A digest of what a reference run depends on: hops, reference channel, noise, budget and
-    the power slot."""
-    digest = hashlib.blake2b(digest_size=16)
-    for array in (*block.tx_hops, *block.rx_hops, block.reference_block().channels):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(repr((block.noise_w, block.budget_w, allocator.name, allocator.params)).encode())
-    return digest.hexdigest()

@@ -22,9 +22,6 @@ from simframe_hmimo.link import rate_bps_hz, sinr, stream_powers
 from simframe_hmimo.link_block import LinkBlock
 from simframe_hmimo.power import water_filling
 
-REFERENCE_CHANNEL_SEED = 20240521
-"""Seed of the sweep point's reference channel (``LinkBlock.reference_channel``): a fixed rule,
-so the reference depends on the point's parameters alone, the same in every run and worker."""
 PASSIVITY_TOLERANCE = 1e-9
 """Spectral norms up to 1 + this count as passive (a hop scaled to norm 1 lands within it)."""
 
@@ -247,7 +244,6 @@ class SimHmimoLink(SystemModel):
         )
         self.tx_hops, self.rx_hops, self.hop_spectral_norms, self.geometry = shared[:4]
         self.draw_channel = shared[4]
-        self.reference_channel = self.draw_channel(np.random.default_rng(REFERENCE_CHANNEL_SEED))
         self.noise_w = dbm_to_w(self.noise_power_dbm)
         self.budget_w = dbm_to_w(self.tx_power_dbm)
         self.array_backend = backend_named(self.backend)
@@ -300,7 +296,6 @@ class SimHmimoLink(SystemModel):
             self.noise_w,
             self.budget_w,
             self.array_backend,
-            self.reference_channel,
         )
         optimiser = self.components["phases"]
         results = optimiser.optimise_block(

@@ -16,7 +16,7 @@ from simframe_hmimo.power import WaterFilling, Wmmse
 from simframe_hmimo.projected_gradient import ProjectedGradientFit
 from simframe_hmimo.random_phases import RandomPhases
 from simframe_hmimo.rate_ascent import angle_gradient
-from simframe_hmimo.rmax import REFERENCE_START_SEED, HybridOptimisation, RateMaximisation
+from simframe_hmimo.rmax import HybridOptimisation, RateMaximisation
 
 from tests.hmimo.links import random_link
 from tests.hmimo.test_system import make_system
@@ -164,63 +164,34 @@ def test_pg_fit_lowers_the_nmse_and_scaled_rate_is_flagged():
     np.testing.assert_array_equal(plain.tx_phases, scaled.tx_phases)
 
 
-@pytest.mark.parametrize("start", ["own", "shared"])
 @pytest.mark.parametrize("schedule", ["alternating", "joint"])
 @pytest.mark.parametrize("optimiser_class", [RateMaximisation, HybridOptimisation])
 @settings(max_examples=5, deadline=None)
 @given(sizes=small_sizes, seed=st.integers(0, 2**32 - 1))
-def test_block_optimisation_equals_per_trial(optimiser_class, schedule, start, sizes, seed):
+def test_block_optimisation_equals_per_trial(optimiser_class, schedule, sizes, seed):
     """Optimising three trials in one block gives each trial the very bits it gets alone (same
-    seed, same numbers whatever a block's composition; see ``link_block.COLUMN_PANEL``), with
-    the trials' own starts and with the start shared through the point's reference channel."""
+    seed, same numbers whatever a block's composition; see ``link_block.COLUMN_PANEL``)."""
     rng = np.random.default_rng(seed)
     base = random_link(rng, *sizes)
     links = [replace(base, channel=random_link(rng, *sizes).channel) for _ in range(3)]
-    reference = random_link(rng, *sizes).channel
-    params = dict(max_outer_iterations=2, inner_iterations=3, power_schedule=schedule, start=start)
-    if optimiser_class is HybridOptimisation:
-        params["imin_max_sweeps"] = 2
-    optimiser = optimiser_class(**params)
+    optimiser = (
+        optimiser_class(
+            max_outer_iterations=2, inner_iterations=3, power_schedule=schedule, imin_max_sweeps=2
+        )
+        if optimiser_class is HybridOptimisation
+        else optimiser_class(max_outer_iterations=2, inner_iterations=3, power_schedule=schedule)
+    )
     together = optimiser.optimise_block(
-        LinkBlock.of_links(links, reference_channel=reference),
-        Wmmse(),
-        [np.random.default_rng([seed, b]) for b in range(3)],
+        LinkBlock.of_links(links), Wmmse(), [np.random.default_rng([seed, b]) for b in range(3)]
     )
     for b, link in enumerate(links):
-        (alone,) = optimiser_class(**params).optimise_block(
-            LinkBlock.of_links([link], reference_channel=reference),
-            Wmmse(),
-            [np.random.default_rng([seed, b])],
-        )
+        alone = optimiser.optimise(link, Wmmse(), np.random.default_rng([seed, b]))
         np.testing.assert_array_equal(together[b].tx_phases, alone.tx_phases)
         np.testing.assert_array_equal(together[b].rx_phases, alone.rx_phases)
         np.testing.assert_array_equal(together[b].powers_w, alone.powers_w)
         np.testing.assert_array_equal(together[b].objective_trace, alone.objective_trace)
         assert np.all(np.diff(together[b].objective_trace) >= -1e-9)
         assert np.isclose(together[b].powers_w.sum(), link.budget_w)
-
-
-def test_shared_start_is_the_reference_runs_phases_and_needs_a_reference():
-    """``start = "shared"``: every trial starts from the phases the method reaches on the
-    reference channel (run once and kept), with equal powers; without a reference channel the
-    optimiser says what is missing."""
-    rng = np.random.default_rng(4)
-    base = random_link(rng, 2, 9, 9, 2, 2)
-    links = [replace(base, channel=random_link(rng, 2, 9, 9, 2, 2).channel) for _ in range(2)]
-    reference = random_link(rng, 2, 9, 9, 2, 2).channel
-    optimiser = RateMaximisation(max_outer_iterations=3, inner_iterations=5, start="shared")
-    block = LinkBlock.of_links(links, reference_channel=reference)
-    tx, rx, powers = optimiser.starts(block, Wmmse(), [np.random.default_rng(b) for b in range(2)])
-    (on_reference,) = RateMaximisation(max_outer_iterations=3, inner_iterations=5).optimise_block(
-        block.reference_block(), Wmmse(), [np.random.default_rng(REFERENCE_START_SEED)]
-    )
-    for b in range(2):
-        np.testing.assert_array_equal(tx[b], on_reference.tx_phases)
-        np.testing.assert_array_equal(rx[b], on_reference.rx_phases)
-    np.testing.assert_array_equal(powers, np.full((2, 2), base.budget_w / 2))
-    assert optimiser.shared_phases(block, Wmmse())[0] is optimiser.shared_phases(block, Wmmse())[0]
-    with pytest.raises(ValueError, match="reference_channel"):
-        optimiser.optimise(links[0], Wmmse(), np.random.default_rng(0))
 
 
 def test_angle_gradient_of_a_trial_does_not_depend_on_the_block():
