@@ -1,18 +1,17 @@
-"""Wall time of scenarios/hmimo_fig1.toml with --workers 2 and a reduced trial count.
+"""Wall time of paper 000's Fig. 1 (``scenarios/hmimo_fig1.toml``) and where it goes.
 
-Runs the CLI with ``--trials T`` (default 2), extrapolates the wall time to the scenario's 100
-trials (linearly; start-up is measured with one trial and subtracted). The link optimises blocks
-of up to 20 trials together, which is cheaper per trial than blocks of T < 20, so the estimate
-is pessimistic for small T. Prints where the time goes: optimiser seconds per variant and per
-number of layers, from the ``runtime_s`` metric. The target for the full figure is <= 10 minutes
-on 2 cores.
-Run: python benchmarks/bench_hmimo_fig1.py [TRIALS]
+Runs the CLI with ``--workers 2`` at the scenario's ``[precision]`` setting (each sweep point
+runs blocks of trials until every variant's mean rate is known to the stated half-width), or
+with the given ``--set`` overrides, e.g. ``--set precision.half_width=4`` for a quicker look.
+Prints the wall time, the trials each point ran, and the optimiser seconds per variant and per
+number of layers (the ``runtime_s`` metric).
+Run: python benchmarks/bench_hmimo_fig1.py [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,35 +19,37 @@ from pathlib import Path
 import xarray as xr
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "hmimo_fig1.toml"
-FULL_TRIALS = 100
-
-
-def run(trials: int, output: Path) -> float:
-    start = time.perf_counter()
-    command = ["simframe", "run", str(SCENARIO), "-o", str(output), "--workers", "2"]
-    subprocess.run([*command, "--trials", str(trials), "--quiet", "--fresh"], check=True)
-    return time.perf_counter() - start
 
 
 def main() -> None:
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        one = run(1, Path(folder) / "one.nc")
-        wall = run(trials, Path(folder) / "fig1.nc")
-        with xr.open_dataset(Path(folder) / "fig1.nc", engine="netcdf4") as dataset:
+        output = Path(folder) / "fig1.nc"
+        command = ["simframe", "run", str(SCENARIO), "-o", str(output), "--workers", "2", "--quiet"]
+        for override in args.overrides:
+            command += ["--set", override]
+        start = time.perf_counter()
+        subprocess.run(command, check=True)
+        wall = time.perf_counter() - start
+        with xr.open_dataset(output, engine="netcdf4") as dataset:
             runtime = dataset.runtime_s.load()
-    per_trial = max(wall - one, 0.0) / max(trials - 1, 1)
-    startup = one - per_trial
-    estimate = startup + per_trial * FULL_TRIALS
-    print(f"Fig. 1 with {trials} trials, --workers 2: {wall:.1f} s (1 trial: {one:.1f} s)")
-    print(f"extrapolated to {FULL_TRIALS} trials: {estimate / 60:.1f} min (target <= 10 min)")
-    print(f"ratio target / estimate: {600 / estimate:.2f}")
+            trials_run = dataset.trials_run.load() if "trials_run" in dataset else None
+    print(f"Fig. 1, --workers 2: {wall:.1f} s wall ({wall / 60:.1f} min)")
+    if trials_run is not None:
+        cells = [
+            f"L={int(layers)}: {int(n)}"
+            for layers, n in zip(trials_run.layers, trials_run, strict=True)
+        ]
+        print(f"trials per point: {'  '.join(cells)} ({int(trials_run.sum())} in all)")
     share = runtime.sum(("layers", "trial"))
     total = float(share.sum())
-    print("optimiser time per variant (share of all optimiser time):")
+    print(f"optimiser time per variant (share of all {total:.0f} s of optimiser time):")
     for variant in share.variant.values:
         seconds = float(share.sel(variant=variant))
         print(f"  {variant:15s} {seconds:7.1f} s  {100 * seconds / total:5.1f} %")
+    print(f"wall time x 2 workers / optimiser time: {2 * wall / total:.2f}")
     print("mean optimiser seconds per trial, by layers (all variants):")
     per_layer = runtime.sum("variant").mean("trial")
     cells = [

@@ -55,7 +55,8 @@ def test_fig1_reduced(tmp_path):
         "sweep.linked.layers.system.tx_layers=[1, 7]",
         "sweep.linked.layers.system.rx_layers=[1, 7]",
     )
-    dataset = run(tmp_path, "hmimo_fig1.toml", "--trials", "1", *reduced(*REDUCED, *sweep))
+    overrides = reduced(*REDUCED, *sweep, "precision.min_trials=2")
+    dataset = run(tmp_path, "hmimo_fig1.toml", "--trials", "2", *overrides)
     assert set(dataset.variant.values) == {"random", "pg", "rmax", "imin", "hybrid"}
     assert dataset.rate_bps_hz.dims == ("layers", "variant", "trial")
     assert list(dataset.layers.values) == [1, 7]
